@@ -1,0 +1,1 @@
+"""Trax: media in, transcripts out."""

@@ -1,0 +1,1 @@
+"""Caption layout and export formats (JSON, TXT, SRT, WebVTT) for transcript documents."""

@@ -1,0 +1,312 @@
+"""Export a transcript document as JSON, plain text, SRT or WebVTT.
+
+Caption timing is worked out in whole milliseconds, so what :func:`render` writes is exactly what
+:func:`build_cues` laid out: no rounding can make cues overlap or exceed ``max_cue_seconds``.
+
+Word texts follow faster-whisper: a leading space starts a new word; a word without one is glued
+to the previous word (as in Chinese or Japanese), though a line may still break between them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+
+import pysubs2
+
+from trax.engine.result import Segment, TranscriptDocument
+
+SENTENCE_END = (".", "?", "!", "…", "。", "\uff1f", "\uff01")
+CLAUSE_END = (",", ";", ":", "—", "\u2013", "\uff0c", "、", "\uff1b", "\uff1a")
+_CLOSERS = "\"'\u201d\u2019»)]"
+PARAGRAPH_PAUSE_SECONDS = 2.0
+PARAGRAPH_CHARS = 500
+_CLAUSE_BONUS = 0.2  # line-break cost bonuses (costs are squared line fill, 0..1 per line)
+_SENTENCE_BONUS = 0.35
+_MIN_FILL = 0.4  # a cue cut early for punctuation must be at least this full
+
+
+class ExportFormat(StrEnum):
+    """The file formats a transcript can be exported as."""
+
+    JSON = "json"
+    TXT = "txt"
+    SRT = "srt"
+    VTT = "vtt"
+
+
+def suffix(fmt: ExportFormat) -> str:
+    """The file name suffix for ``fmt``, e.g. ``".srt"``."""
+    return f".{fmt.value}"
+
+
+@dataclass(frozen=True)
+class CaptionStyle:
+    """Caption layout limits (broadcast-style defaults)."""
+
+    max_line_chars: int = 42
+    max_lines: int = 2
+    max_cue_seconds: float = 7.0
+    min_cue_seconds: float = 1.0
+    pause_seconds: float = 0.6
+
+    def __post_init__(self) -> None:
+        if self.max_line_chars < 10:
+            raise ValueError(f"max_line_chars must be at least 10, got {self.max_line_chars}")
+        if self.max_lines < 1:
+            raise ValueError(f"max_lines must be at least 1, got {self.max_lines}")
+        for name in ("max_cue_seconds", "pause_seconds"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive number of seconds, got {value}")
+        if not (math.isfinite(self.min_cue_seconds) and self.min_cue_seconds >= 0):
+            raise ValueError(f"min_cue_seconds must be >= 0, got {self.min_cue_seconds}")
+        if self.min_cue_seconds > self.max_cue_seconds:
+            raise ValueError(f"min_cue_seconds must not exceed max_cue_seconds, got {self}")
+
+
+@dataclass(frozen=True)
+class Cue:
+    """One caption: shown from ``start`` to ``end`` seconds, with one or more lines."""
+
+    start: float
+    end: float
+    lines: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+@dataclass(frozen=True)
+class _Tok:
+    start: int  # milliseconds
+    end: int
+    text: str  # normalised, non-empty
+    sep: str  # " " or "" (glued to the previous token)
+
+
+def _ms(seconds: float) -> int:
+    return max(0, round(seconds * 1000)) if math.isfinite(seconds) else 0
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _ends_with(text: str, marks: tuple[str, ...]) -> bool:
+    return text.rstrip(_CLOSERS).endswith(marks)
+
+
+def _segment_tokens(seg: Segment) -> list[_Tok]:
+    """The tokens of one segment; without words, its text spread over its time by characters."""
+    if seg.words:
+        toks = [
+            _Tok(_ms(w.start), _ms(w.end), _norm(w.text), " " if w.text[:1].isspace() else "")
+            for w in seg.words
+            if w.text.strip()
+        ]
+        return [_Tok(t.start, t.end, t.text, " " if i == 0 else t.sep) for i, t in enumerate(toks)]
+    words = _norm(seg.text).split(" ")
+    start, end = _ms(seg.start), max(_ms(seg.end), _ms(seg.start))
+    total, done, toks = sum(len(w) + 1 for w in words), 0, []
+    for word in filter(None, words):
+        a = start + (end - start) * done // total
+        done += len(word) + 1
+        toks.append(_Tok(a, start + (end - start) * done // total, word, " "))
+    return toks
+
+
+def _tokens(doc: TranscriptDocument, width: int) -> list[_Tok]:
+    """All tokens in order, timings made monotonic, words wider than a line hard-wrapped."""
+    out: list[_Tok] = []
+    for tok in (t for seg in doc.segments for t in _segment_tokens(seg)):
+        start = max(tok.start, out[-1].start if out else 0)
+        end = max(tok.end, start)
+        pieces = [tok.text[i : i + width] for i in range(0, len(tok.text), width)]
+        for i, piece in enumerate(pieces):
+            a = start + (end - start) * i // len(pieces)
+            b = start + (end - start) * (i + 1) // len(pieces)
+            out.append(_Tok(a, b, piece, tok.sep if i == 0 else ""))
+    return out
+
+
+def _width(toks: list[_Tok], a: int, b: int) -> int:
+    """Characters of tokens ``a..b-1`` set on one line."""
+    return sum(len(t.sep) + len(t.text) for t in toks[a:b]) - len(toks[a].sep)
+
+
+def _line_count(toks: list[_Tok], a: int, b: int, width: int) -> int:
+    """How many lines greedy wrapping of tokens ``a..b-1`` takes (the minimum possible)."""
+    lines, used = 1, len(toks[a].text)
+    for t in toks[a + 1 : b]:
+        if used + len(t.sep) + len(t.text) <= width:
+            used += len(t.sep) + len(t.text)
+        else:
+            lines, used = lines + 1, len(t.text)
+    return lines
+
+
+def _gap(toks: list[_Tok], j: int) -> int:
+    return toks[j + 1].start - toks[j].end
+
+
+def _forced_break(toks: list[_Tok], j: int, pause: int) -> bool:
+    """Whether a new cue must start after token ``j``: a pause, or a sentence end and half one."""
+    gap = _gap(toks, j)
+    return gap >= pause or (gap * 2 >= pause and _ends_with(toks[j].text, SENTENCE_END))
+
+
+def _priority(toks: list[_Tok], j: int, pause: int) -> int:
+    if _ends_with(toks[j].text, SENTENCE_END):
+        return 3
+    if _ends_with(toks[j].text, CLAUSE_END):
+        return 2
+    return 1 if _gap(toks, j) * 3 >= pause else 0
+
+
+def _strands(toks: list[_Tok], j: int, style: CaptionStyle, pause: int) -> bool:
+    """Whether a cue ending after token ``j`` strands a few words before a sentence end or pause."""
+    used = -1
+    for k in range(j + 1, len(toks)):
+        used += len(toks[k].text) + 1
+        if used >= style.max_line_chars // 2:
+            return False
+        if k + 1 == len(toks) or _ends_with(toks[k].text, SENTENCE_END):
+            return True
+        if _forced_break(toks, k, pause):
+            return True
+    return False
+
+
+def _best_break(toks: list[_Tok], a: int, b: int, style: CaptionStyle, max_ms: int) -> int:
+    """Where to end a cue holding tokens ``a..b-1`` that cannot take token ``b`` (exclusive)."""
+    capacity, pause = style.max_line_chars * style.max_lines, _ms(style.pause_seconds)
+    keys = []
+    for j in range(a, b):
+        fill = max(_width(toks, a, j + 1) / capacity, (toks[j].end - toks[a].start) / max_ms)
+        if fill >= _MIN_FILL or j == b - 1:
+            priority = _priority(toks, j, pause) - 2 * _strands(toks, j, style, pause)
+            keys.append((priority, j))
+    return max(keys)[1] + 1
+
+
+def _group(toks: list[_Tok], style: CaptionStyle) -> list[tuple[int, int]]:
+    """Split the tokens into cues, as ``(first, end)`` index ranges."""
+    max_ms, pause = _ms(style.max_cue_seconds), _ms(style.pause_seconds)
+    groups, a = [], 0
+    while a < len(toks):
+        b = a + 1
+        while b < len(toks) and not _forced_break(toks, b - 1, pause):
+            lines = _line_count(toks, a, b + 1, style.max_line_chars)
+            if lines > style.max_lines or toks[b].end - toks[a].start > max_ms:
+                b = _best_break(toks, a, b, style, max_ms)
+                break
+            b += 1
+        groups.append((a, b))
+        a = b
+    return groups
+
+
+def _lines(toks: list[_Tok], a: int, b: int, style: CaptionStyle) -> tuple[str, ...]:
+    """Lay out tokens ``a..b-1`` in as few lines as possible, balanced, breaking at punctuation."""
+    width = style.max_line_chars
+    count = _line_count(toks, a, b, width)
+    pos = {a: 0}
+    for i in range(a, b):
+        pos[i + 1] = pos[i] + len(toks[i].sep) + len(toks[i].text)
+    # best[k][i]: (cost, previous break) of setting tokens a..i-1 in k lines
+    best: list[dict[int, tuple[float, int]]] = [{a: (0.0, a)}] + [{} for _ in range(count)]
+    for k in range(1, count + 1):
+        for i in range(a + 1, b + 1):
+            for p, (cost, _) in best[k - 1].items():
+                chars = pos[i] - pos[p] - len(toks[p].sep) if p < i else width + 1
+                if chars > width:
+                    continue
+                c = cost + (chars / width) ** 2
+                if i < b and _ends_with(toks[i - 1].text, SENTENCE_END):
+                    c -= _SENTENCE_BONUS
+                elif i < b and _ends_with(toks[i - 1].text, CLAUSE_END):
+                    c -= _CLAUSE_BONUS
+                if i not in best[k] or c < best[k][i][0]:
+                    best[k][i] = (c, p)
+    breaks, i = [], b
+    for k in range(count, 0, -1):
+        p = best[k][i][1]
+        breaks.append((p, i))
+        i = p
+    return tuple("".join(t.sep + t.text for t in toks[p:q]).strip() for p, q in reversed(breaks))
+
+
+def build_cues(doc: TranscriptDocument, style: CaptionStyle = CaptionStyle()) -> list[Cue]:
+    """Lay a transcript out as captions.
+
+    Greedy over the word timings: a cue takes words while it fits ``max_lines`` lines of
+    ``max_line_chars`` and lasts at most ``max_cue_seconds``; a pause of ``pause_seconds`` (or a
+    sentence end followed by half of one) always starts a new cue. When a cue is full it is cut
+    at the latest sentence end, else clause punctuation, else short pause, that leaves it at least
+    40% full. Cues never overlap; short cues are stretched towards ``min_cue_seconds`` into the
+    following silence. A word wider than a line is hard-wrapped so the line limit always holds.
+    """
+    toks = _tokens(doc, style.max_line_chars)
+    groups = _group(toks, style)
+    max_ms, min_ms = _ms(style.max_cue_seconds), _ms(style.min_cue_seconds)
+    starts = [toks[a].start for a, _ in groups]
+    ends = [min(toks[b - 1].end, starts[i] + max_ms) for i, (_, b) in enumerate(groups)]
+    for i in range(len(groups)):  # clamp to the next cue, then keep every cue at least 1 ms long
+        if i + 1 < len(groups):
+            ends[i] = min(ends[i], starts[i + 1])
+        if i > 0:
+            starts[i] = max(starts[i], ends[i - 1])
+        ends[i] = max(ends[i], starts[i] + 1)
+    limit = [*starts[1:], max(ends[-1], _ms(doc.duration))] if groups else []
+    return [
+        Cue(start / 1000, max(end, min(start + min_ms, lim)) / 1000, _lines(toks, a, b, style))
+        for (a, b), start, end, lim in zip(groups, starts, ends, limit, strict=True)
+    ]
+
+
+def _paragraphs(doc: TranscriptDocument) -> list[str]:
+    paragraphs: list[list[str]] = []
+    size, prev_end, prev_text = 0, 0.0, ""
+    for seg in doc.segments:
+        text = _norm(seg.text)
+        if not text:
+            continue
+        at_sentence = _ends_with(prev_text, SENTENCE_END)
+        long_pause = seg.start - prev_end >= PARAGRAPH_PAUSE_SECONDS
+        if not paragraphs or (at_sentence and (long_pause or size >= PARAGRAPH_CHARS)):
+            paragraphs.append([])
+            size = 0
+        paragraphs[-1].append(text)
+        size += len(text) + 1
+        prev_end, prev_text = seg.end, text
+    return [" ".join(p) for p in paragraphs]
+
+
+def _vtt_escape(line: str) -> str:
+    """WebVTT cue text must escape these; pysubs2 does not."""
+    return line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _subtitles(cues: list[Cue], fmt: ExportFormat) -> str:
+    """Write cues with pysubs2, working around its SubStation-oriented text handling."""
+    subs = pysubs2.SSAFile()
+    for cue in cues:
+        lines = [_vtt_escape(ln) for ln in cue.lines] if fmt is ExportFormat.VTT else cue.lines
+        # pysubs2 reads "\N", "\n", "\h" and "{\p1}" as SubStation codes: break them with U+2060.
+        text = r"\N".join(ln.replace("\\", "\\\u2060") for ln in lines)
+        subs.events.append(pysubs2.SSAEvent(start=_ms(cue.start), end=_ms(cue.end), text=text))
+    # keep_ssa_tags: otherwise pysubs2 drops anything in {braces} as an override tag
+    return subs.to_string(fmt.value, keep_ssa_tags=True)
+
+
+def render(doc: TranscriptDocument, fmt: ExportFormat, style: CaptionStyle = CaptionStyle()) -> str:
+    """The contents of ``doc`` exported as a ``fmt`` file."""
+    if fmt is ExportFormat.JSON:
+        return doc.to_json()
+    if fmt is ExportFormat.TXT:
+        paragraphs = _paragraphs(doc)
+        return "\n\n".join(paragraphs) + "\n" if paragraphs else ""
+    return _subtitles(build_cues(doc, style), fmt)

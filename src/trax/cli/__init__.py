@@ -1,0 +1,29 @@
+"""The ``trax`` command line. Thin: parse, call a service, print.
+
+Importing this package must stay cheap (``trax --help`` answers in well under a second): the ML
+stack (faster_whisper, ctranslate2) and the database layer load only inside the commands that use
+them. A test asserts this.
+"""
+
+from __future__ import annotations
+
+import click
+
+from trax.cli.library import db, export, jobs_command, list_command, models, show
+from trax.cli.transcribe import transcribe
+from trax.logs import configure
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="trax")
+def main() -> None:
+    """Trax turns audio and video into stored, searchable transcripts and captions.
+
+    Data lives under TRAX_DATA_DIR (a SQLite database and media storage) unless
+    TRAX_DATABASE_URL names another database.
+    """
+    configure()
+
+
+for command in (transcribe, list_command, show, export, models, jobs_command, db):
+    main.add_command(command)

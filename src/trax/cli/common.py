@@ -1,0 +1,32 @@
+"""What every command shares: running async code, rendering errors, printing."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import anyio
+import click
+from rich.console import Console
+
+from trax.errors import TraxError
+
+T = TypeVar("T")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def run(fn: Callable[[], Awaitable[T]]) -> T:
+    """Run an async command body; a Trax error becomes a one-line message and its exit code."""
+    try:
+        return anyio.run(fn)
+    except TraxError as exc:
+        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+
+
+def echo_json(text: str) -> None:
+    """JSON to stdout, unstyled, so it can be piped."""
+    click.echo(text)

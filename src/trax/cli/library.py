@@ -1,0 +1,204 @@
+"""Reading the library: list, show, export, models, jobs, and database upkeep."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from trax.cli.common import console, echo_json, err_console, run
+
+EXPORT_FORMATS = ("srt", "vtt", "txt", "json")
+JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+
+
+@click.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10_000))
+def list_command(as_json: bool, limit: int) -> None:
+    """List stored transcripts, newest first."""
+
+    async def body() -> None:
+        from pydantic import TypeAdapter
+        from rich.table import Table
+
+        from trax.config import get_settings
+        from trax.runtime import open_runtime
+        from trax.transcripts import service
+        from trax.transcripts.schemas import TranscriptSummary
+
+        async with open_runtime(get_settings()) as rt, rt.db.session() as s:
+            items = await service.list_transcripts(s, limit)
+        if as_json:
+            adapter = TypeAdapter(list[TranscriptSummary])
+            echo_json(adapter.dump_json(items, indent=2).decode())
+            return
+        table = Table()
+        for col in ("id", "created", "file", "lang", "duration", "model", "v", "text"):
+            table.add_column(col, overflow="ellipsis", no_wrap=col != "text")
+        for t in items:
+            created = t.created_at.astimezone().strftime("%Y-%m-%d %H:%M")
+            table.add_row(
+                t.id[:8],
+                created,
+                t.filename,
+                t.language,
+                f"{t.duration:.1f}s",
+                t.model,
+                str(t.version),
+                t.preview,
+            )
+        console.print(table if items else "no transcripts yet: run `trax transcribe FILE`")
+
+    run(body)
+
+
+@click.command()
+@click.argument("transcript_id")
+@click.option("--version", "version", type=int, help="Version number (default: newest).")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole record as JSON.")
+def show(transcript_id: str, version: int | None, as_json: bool) -> None:
+    """Show one transcript (any unique prefix of its id will do)."""
+
+    async def body() -> None:
+        from trax.config import get_settings
+        from trax.runtime import open_runtime
+        from trax.transcripts import service
+
+        async with open_runtime(get_settings()) as rt, rt.db.session() as s:
+            detail = await service.get_transcript(s, transcript_id, version)
+        if as_json:
+            echo_json(detail.model_dump_json(indent=2))
+            return
+        doc = detail.document
+        console.print(
+            f"[bold]{detail.filename}[/]  id {detail.id}  v{detail.version} ({detail.stage})\n"
+            f"model {detail.model}  language {doc.language} ({doc.language_probability:.2f})  "
+            f"duration {doc.duration:.1f}s  segments {len(doc.segments)}",
+            highlight=False,
+        )
+        for seg in doc.segments:
+            console.print(f"[dim][{seg.start:8.2f} → {seg.end:8.2f}][/] {seg.text.strip()}")
+
+    run(body)
+
+
+@click.command()
+@click.argument("transcript_id")
+@click.option(
+    "--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="srt", show_default=True
+)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Default: stdout.")
+@click.option("--version", "version", type=int, help="Version number (default: newest).")
+@click.option("--max-line-chars", type=click.IntRange(10, 200), default=42, show_default=True)
+@click.option("--max-lines", type=click.IntRange(1, 5), default=2, show_default=True)
+def export(
+    transcript_id: str,
+    fmt: str,
+    output: Path | None,
+    version: int | None,
+    max_line_chars: int,
+    max_lines: int,
+) -> None:
+    """Export a transcript as SRT, VTT, TXT or JSON."""
+
+    async def body() -> None:
+        from trax.captions.exports import write_text
+        from trax.captions.formats import CaptionStyle, ExportFormat, render
+        from trax.config import get_settings
+        from trax.runtime import open_runtime
+        from trax.transcripts import service
+
+        async with open_runtime(get_settings()) as rt, rt.db.session() as s:
+            detail = await service.get_transcript(s, transcript_id, version)
+        style = CaptionStyle(max_line_chars=max_line_chars, max_lines=max_lines)
+        text = render(detail.document, ExportFormat(fmt), style)
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            write_text(output, text)
+            err_console.print(f"wrote {output}")
+
+    run(body)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def models(as_json: bool) -> None:
+    """List the models available offline."""
+    from trax.config import get_settings
+    from trax.engine.models import offline_models
+
+    found = offline_models(get_settings().model_cache_dir)
+    if as_json:
+        rows = [{"name": m.name, "source": m.source.value, "location": m.location} for m in found]
+        echo_json(json.dumps(rows, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table()
+    for col in ("name", "source", "location"):
+        table.add_column(col, overflow="fold")
+    for m in found:
+        table.add_row(m.name, m.source.value, m.location)
+    console.print(table)
+    console.print(
+        "Other names (small, medium, distil-large-v3…) download from the hub on first use."
+    )
+
+
+@click.command("jobs")
+@click.option("--status", type=click.Choice(JOB_STATUSES), help="Only jobs in this state.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10_000))
+def jobs_command(status: str | None, as_json: bool, limit: int) -> None:
+    """List jobs, newest first, with their state and any error."""
+
+    async def body() -> None:
+        from pydantic import TypeAdapter
+        from rich.table import Table
+
+        from trax.config import get_settings
+        from trax.jobs import service
+        from trax.jobs.models import JobStatus
+        from trax.jobs.schemas import JobView
+        from trax.runtime import open_runtime
+
+        async with open_runtime(get_settings()) as rt, rt.db.session() as s:
+            items = await service.list_jobs(s, JobStatus(status) if status else None, limit)
+        if as_json:
+            echo_json(TypeAdapter(list[JobView]).dump_json(items, indent=2).decode())
+            return
+        table = Table()
+        for col in ("id", "status", "source", "transcript", "error"):
+            table.add_column(col, overflow="fold")
+        for j in items:
+            table.add_row(
+                j.id[:8], j.status.value, j.source, (j.transcript_id or "")[:8], j.error_message
+            )
+        console.print(table)
+
+    run(body)
+
+
+@click.group()
+def db() -> None:
+    """Database upkeep."""
+
+
+@db.command()
+def upgrade() -> None:
+    """Migrate the configured database to the newest schema."""
+
+    async def body() -> None:
+        from trax.config import get_settings
+        from trax.runtime import open_runtime
+
+        settings = get_settings()
+        async with open_runtime(settings, migrate=True) as rt:
+            url = rt.db.url.render_as_string(hide_password=True)
+        console.print(f"database {url} is at the newest schema", highlight=False)
+
+    run(body)

@@ -1,0 +1,73 @@
+"""One typed settings object, read from the environment (``TRAX_`` prefix) and ``.env``."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from platformdirs import user_cache_dir, user_data_dir
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MB = 1024 * 1024
+
+
+def _default_threads() -> int:
+    """CTranslate2 intra-op threads: every core we are allowed to run on."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+
+
+class Settings(BaseSettings):
+    """Trax configuration. Every field can be set as ``TRAX_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TRAX_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    data_dir: Path = Field(
+        default_factory=lambda: Path(user_data_dir("trax", appauthor=False)),
+        description="Where the embedded database and local media storage live.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy async URL; default: SQLite at <data_dir>/trax.db.",
+    )
+    model_cache_dir: Path = Field(
+        default_factory=lambda: Path(user_cache_dir("trax", appauthor=False)) / "models",
+        description="Where assembled and downloaded models are kept.",
+    )
+    default_model: str = Field(default="base", description="Model used when none is given.")
+    max_file_bytes: int = Field(default=500 * MB, gt=0, description="Largest accepted input.")
+    max_duration_seconds: float = Field(
+        default=6 * 3600.0, gt=0, description="Longest accepted input, in seconds."
+    )
+    window_seconds: float = Field(
+        default=600.0,
+        ge=60.0,
+        description="Audio is decoded and transcribed in windows of about this length.",
+    )
+    cpu_threads: int = Field(default_factory=_default_threads, ge=1)
+    batch_size: int = Field(default=8, ge=1, description="Batched-inference batch size.")
+    compute_type: str = Field(default="int8", description="CTranslate2 compute type.")
+
+    @field_validator("data_dir", "model_cache_dir")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to the embedded SQLite file."""
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'trax.db'}"
+
+    @property
+    def media_dir(self) -> Path:
+        """Root of local media storage."""
+        return self.data_dir / "media"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once)."""
+    return Settings()

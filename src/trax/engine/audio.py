@@ -1,0 +1,232 @@
+"""Media probing and bounded-memory decoding with PyAV.
+
+Audio is decoded to 16 kHz mono float32 and handed out in windows of about ``window_seconds``,
+cut at the quietest moment near the window's end, so that a multi-hour file never sits in memory
+as a whole (faster-whisper's ``decode_audio`` would hold all of it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import av.error
+import numpy as np
+import numpy.typing as npt
+
+from trax import errors
+
+SAMPLE_RATE = 16_000
+#: ffmpeg demuxers that "open" plain text or still images: not media for us.
+_NON_MEDIA_FORMATS = frozenset({"tty", "image2", "png_pipe", "jpeg_pipe", "webp_pipe", "svg_pipe"})
+_TRUNCATION_TOLERANCE = 0.9
+_CUT_SEARCH_FRACTION = 0.15
+_CUT_FRAME_SECONDS = 0.05
+
+AudioArray = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class MediaProbe:
+    """What a media file holds, read from its container without decoding it."""
+
+    path: Path
+    size_bytes: int
+    format_name: str
+    duration: float | None
+    audio_codec: str
+    sample_rate: int
+    channels: int
+    has_video: bool
+    #: How errors name the file: the path the user gave, even when decoding a stored copy.
+    label: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.label or str(self.path)
+
+
+@dataclass(frozen=True)
+class AudioWindow:
+    """A stretch of decoded audio and where it starts in the media (seconds)."""
+
+    offset: float
+    samples: AudioArray
+
+    @property
+    def duration(self) -> float:
+        return len(self.samples) / SAMPLE_RATE
+
+
+def check_file(path: Path, max_bytes: int) -> int:
+    """Fail fast on a path that cannot be media; returns the size in bytes."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise errors.MediaError(path, errors.NOT_FOUND) from None
+    except PermissionError:
+        raise errors.MediaError(path, errors.NOT_READABLE) from None
+    if not path.is_file():
+        raise errors.MediaError(path, errors.NOT_A_FILE)
+    if not os.access(path, os.R_OK):
+        raise errors.MediaError(path, errors.NOT_READABLE)
+    if st.st_size == 0:
+        raise errors.MediaError(path, errors.EMPTY_FILE)
+    if st.st_size > max_bytes:
+        reason = errors.TOO_LARGE.format(size=st.st_size, limit=max_bytes)
+        raise errors.MediaTooLargeError(path, reason)
+    return st.st_size
+
+
+def probe(path: Path, *, max_bytes: int, max_duration: float) -> MediaProbe:
+    """Open ``path`` by its content and describe its best audio stream.
+
+    Raises :class:`~trax.errors.MediaError` naming the file and the reason.
+    """
+    size = check_file(path, max_bytes)
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            fmt = container.format.name
+            if fmt in _NON_MEDIA_FORMATS:
+                raise errors.MediaError(path, errors.NOT_MEDIA)
+            if not container.streams.audio:
+                raise errors.MediaError(path, errors.NO_AUDIO)
+            stream = container.streams.audio[0]
+            duration = _duration_of(container, stream)
+            result = MediaProbe(
+                path=path,
+                size_bytes=size,
+                format_name=fmt,
+                duration=duration,
+                audio_codec=stream.codec_context.name,
+                sample_rate=stream.codec_context.sample_rate or 0,
+                channels=stream.codec_context.channels or 0,
+                has_video=bool(container.streams.video),
+            )
+    except errors.MediaError:
+        raise
+    except PermissionError:
+        raise errors.MediaError(path, errors.NOT_READABLE) from None
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError):
+        raise errors.MediaError(path, errors.NOT_MEDIA) from None
+    if duration is not None and duration > max_duration:
+        reason = errors.TOO_LONG.format(seconds=duration, limit=max_duration)
+        raise errors.MediaTooLargeError(path, reason)
+    return result
+
+
+def _duration_of(container: av.container.InputContainer, stream: av.AudioStream) -> float | None:
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    return None
+
+
+def decode_windows(
+    media: MediaProbe, *, window_seconds: float, max_duration: float
+) -> Iterator[AudioWindow]:
+    """Decode ``media`` to 16 kHz mono float32, yielding windows of about ``window_seconds``.
+
+    Each window but the last is cut at the quietest point of its final stretch, so that words are
+    rarely split between windows. Memory stays around two windows whatever the file's length.
+    """
+    window = int(window_seconds * SAMPLE_RATE)
+    pending: list[AudioArray] = []
+    pending_len = 0
+    offset = 0
+    for chunk in _decode_chunks(media, max_duration):
+        pending.append(chunk)
+        pending_len += len(chunk)
+        if pending_len < window:
+            continue
+        audio = np.concatenate(pending)
+        cut = _quiet_cut(audio, window)
+        yield AudioWindow(offset=offset / SAMPLE_RATE, samples=audio[:cut])
+        offset += cut
+        rest = audio[cut:]
+        pending, pending_len = [rest], len(rest)
+    if pending_len:
+        yield AudioWindow(offset=offset / SAMPLE_RATE, samples=np.concatenate(pending))
+
+
+def _decode_chunks(media: MediaProbe, max_duration: float) -> Iterator[AudioArray]:
+    """Decoded, resampled audio in the decoder's own chunk sizes."""
+    path, name = media.path, media.name
+    limit = int(max_duration * SAMPLE_RATE)
+    total = 0
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            stream = container.streams.audio[0]
+            stream.codec_context.thread_type = "AUTO"
+            for packet in container.demux(stream):
+                for frame in _decode_packet(packet):
+                    for out in resampler.resample(frame):
+                        samples = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+                        total += len(samples)
+                        if total > limit:
+                            reason = errors.TOO_LONG.format(
+                                seconds=total / SAMPLE_RATE, limit=max_duration
+                            )
+                            raise errors.MediaTooLargeError(name, reason)
+                        yield samples
+            for out in resampler.resample(None):
+                samples = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+                total += len(samples)
+                yield samples
+    except av.error.FFmpegError as exc:
+        raise errors.MediaError(name, f"{errors.CORRUPT} ({exc.strerror})") from None
+    _check_complete(media, total / SAMPLE_RATE)
+
+
+def _decode_packet(packet: av.Packet[av.AudioStream]) -> list[av.AudioFrame]:
+    """Decode one packet; a damaged packet is skipped rather than failing the whole file."""
+    try:
+        return packet.decode()
+    except av.error.InvalidDataError:
+        return []
+
+
+def _check_complete(media: MediaProbe, decoded_seconds: float) -> None:
+    if decoded_seconds == 0:
+        raise errors.MediaError(media.name, f"{errors.CORRUPT} (no audio could be decoded)")
+    declared = media.duration
+    if declared and decoded_seconds < declared * _TRUNCATION_TOLERANCE:
+        detail = f"decoded {decoded_seconds:.1f} s of {declared:.1f} s"
+        raise errors.MediaError(media.name, f"{errors.CORRUPT} ({detail})")
+
+
+def _quiet_cut(audio: AudioArray, window: int) -> int:
+    """The sample index of the quietest short frame in the last stretch before ``window``."""
+    frame = int(_CUT_FRAME_SECONDS * SAMPLE_RATE)
+    start = int(window * (1 - _CUT_SEARCH_FRACTION))
+    region = audio[start:window]
+    n = len(region) // frame
+    if n == 0:
+        return window
+    energy = np.square(region[: n * frame].reshape(n, frame)).mean(axis=1)
+    quietest = int(np.argmin(energy))
+    return start + quietest * frame + frame // 2
+
+
+def sha256_file(path: Path, chunk_bytes: int = 1 << 20) -> str:
+    """Streamed SHA-256 of a file: constant memory whatever its size."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(chunk_bytes):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def is_media(path: Path) -> bool:
+    """Whether ``path`` holds audio PyAV can read, judged by content (for directory scans)."""
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            return container.format.name not in _NON_MEDIA_FORMATS and bool(container.streams.audio)
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError, ValueError):
+        return False

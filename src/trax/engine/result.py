@@ -1,0 +1,70 @@
+"""The transcript document: the versioned JSON shape every stage reads and writes.
+
+``SCHEMA_VERSION`` changes whenever a field is added, removed or changes meaning. The JSON schema
+in ``docs/transcript.schema.json`` is generated from these models and checked by a test.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = "1.0"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Word(_Frozen):
+    """One recognised word with its timing (seconds from the start of the media)."""
+
+    start: float
+    end: float
+    text: str = Field(description="The word as decoded, including its leading space.")
+    probability: float
+
+
+class Segment(_Frozen):
+    """A decoded segment: a sentence or phrase with its words."""
+
+    id: int
+    start: float
+    end: float
+    text: str
+    avg_logprob: float
+    no_speech_prob: float
+    words: tuple[Word, ...] = ()
+
+
+class Provenance(_Frozen):
+    """How a transcript version was made: enough to reproduce it."""
+
+    stage: str = Field(description="Pipeline stage: basic, enhanced, accurate, diarized.")
+    model: str = Field(description="The model name or path as requested.")
+    options: dict[str, str | int | float | bool | None]
+    engine: dict[str, str] = Field(description="Versions of the engine libraries.")
+
+
+class TranscriptDocument(_Frozen):
+    """A whole transcript of one media file at one pipeline stage."""
+
+    schema_version: str = SCHEMA_VERSION
+    language: str
+    language_probability: float
+    duration: float = Field(description="Duration of the decoded audio in seconds.")
+    segments: tuple[Segment, ...]
+    provenance: Provenance
+
+    @property
+    def text(self) -> str:
+        """The plain text of all segments."""
+        return " ".join(s.text.strip() for s in self.segments if s.text.strip())
+
+    @property
+    def words(self) -> list[Word]:
+        """All words in order."""
+        return [w for s in self.segments for w in s.words]
+
+    def to_json(self) -> str:
+        """Canonical JSON: same document, same bytes."""
+        return self.model_dump_json(indent=2) + "\n"

@@ -1,0 +1,1 @@
+"""Jobs: one durable row per unit of work; the row is the truth."""

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from trax.db import Base, IdMixin, JSONType, UTCDateTime
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class Job(IdMixin, Base):
+    """A unit of work and everything known about its progress and outcome."""
+
+    __tablename__ = "jobs"
+
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    status: Mapped[JobStatus] = mapped_column(
+        sa.Enum(
+            JobStatus, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]
+        ),
+        default=JobStatus.QUEUED,
+        index=True,
+    )
+    batch_id: Mapped[str | None] = mapped_column(sa.String(36), index=True)
+    source: Mapped[str] = mapped_column(sa.String(2048))
+    options: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    media_id: Mapped[str | None] = mapped_column(sa.ForeignKey("media.id", ondelete="SET NULL"))
+    transcript_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("transcripts.id", ondelete="SET NULL")
+    )
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    progress: Mapped[float] = mapped_column(sa.Float, default=0.0)
+    stage: Mapped[str | None] = mapped_column(sa.String(32))
+    error_kind: Mapped[str | None] = mapped_column(sa.String(64))
+    error_message: Mapped[str | None] = mapped_column(sa.Text)
+    lease_owner: Mapped[str | None] = mapped_column(sa.String(128))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

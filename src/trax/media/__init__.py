@@ -1,0 +1,1 @@
+"""Media: stored input files and what they hold."""

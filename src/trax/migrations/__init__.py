@@ -1,0 +1,7 @@
+"""Alembic migrations, shipped inside the package so installed copies can migrate.
+
+``HEAD`` names the newest revision so that start-up can tell whether the schema is current with
+one query and without importing Alembic; a test checks that it matches the revision files.
+"""
+
+HEAD = "7b3c9ba6ab8e"

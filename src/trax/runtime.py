@@ -1,0 +1,49 @@
+"""The objects a unit of work needs, built from settings: database and storage.
+
+The ML engine is not here: it is built by the tasks that run inference, so that reading the
+library never imports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from trax import db as dbmod
+from trax import errors
+from trax.config import Settings
+from trax.migrations import HEAD
+from trax.storage import LocalStorage, Storage
+
+DB_NOT_MIGRATED = "the database at {url} is not at the newest schema: run `trax db upgrade`"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    db: dbmod.Database
+    storage: Storage
+
+
+@asynccontextmanager
+async def open_runtime(
+    settings: Settings, *, migrate: bool | None = None
+) -> AsyncIterator[Runtime]:
+    """Open the database (migrating the embedded default on first use) and the storage.
+
+    ``migrate`` defaults to True for the embedded SQLite database and False for a configured one,
+    which must be migrated on purpose with ``trax db upgrade``.
+    """
+    database = dbmod.Database(settings.resolved_database_url)
+    if migrate is None:
+        migrate = settings.database_url is None
+    try:
+        if await dbmod.revision(database) != HEAD:
+            if not migrate:
+                url = database.url.render_as_string(hide_password=True)
+                raise errors.ConfigError(DB_NOT_MIGRATED.format(url=url))
+            await dbmod.upgrade(database)
+        yield Runtime(settings=settings, db=database, storage=LocalStorage(settings.data_dir))
+    finally:
+        await database.dispose()

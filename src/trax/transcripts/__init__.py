@@ -1,0 +1,1 @@
+"""Transcripts and their versions (one per pipeline stage)."""

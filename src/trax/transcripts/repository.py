@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from trax.media.models import Media
+from trax.transcripts.models import Transcript, TranscriptVersion
+
+Row = tuple[Transcript, Media, TranscriptVersion]
+
+
+def _with_latest() -> sa.Select[Transcript, Media, TranscriptVersion]:
+    other = aliased(TranscriptVersion)
+    latest = (
+        sa.select(sa.func.max(other.version))
+        .where(other.transcript_id == Transcript.id)
+        .correlate(Transcript)
+        .scalar_subquery()
+    )
+    return (
+        sa.select(Transcript, Media, TranscriptVersion)
+        .join(Media, Media.id == Transcript.media_id)
+        .join(TranscriptVersion, TranscriptVersion.transcript_id == Transcript.id)
+        .where(TranscriptVersion.version == latest)
+    )
+
+
+async def find_by_recipe(
+    session: AsyncSession, media_id: str, recipe_key: str
+) -> Transcript | None:
+    result = await session.execute(
+        sa.select(Transcript).where(
+            Transcript.media_id == media_id, Transcript.recipe_key == recipe_key
+        )
+    )
+    return result.scalar_one_or_none()
+
+
+async def add(session: AsyncSession, transcript: Transcript, version: TranscriptVersion) -> None:
+    session.add(transcript)
+    await session.flush()
+    version.transcript_id = transcript.id
+    session.add(version)
+    await session.flush()
+
+
+async def list_latest(session: AsyncSession, limit: int) -> Sequence[Row]:
+    stmt = _with_latest().order_by(Transcript.created_at.desc(), Transcript.id.desc()).limit(limit)
+    return [(t, m, v) for t, m, v in (await session.execute(stmt)).all()]
+
+
+async def find_by_id_prefix(session: AsyncSession, prefix: str, limit: int = 2) -> Sequence[str]:
+    """Transcript ids starting with ``prefix`` (at most ``limit``, to detect ambiguity)."""
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    stmt = (
+        sa.select(Transcript.id)
+        .where(Transcript.id.like(f"{escaped}%", escape="\\"))
+        .order_by(Transcript.id)
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def get_version(session: AsyncSession, transcript_id: str, version: int | None) -> Row | None:
+    stmt = (
+        sa.select(Transcript, Media, TranscriptVersion)
+        .join(Media, Media.id == Transcript.media_id)
+        .join(TranscriptVersion, TranscriptVersion.transcript_id == Transcript.id)
+        .where(Transcript.id == transcript_id)
+        .order_by(TranscriptVersion.version.desc())
+        .limit(1)
+    )
+    if version is not None:
+        stmt = stmt.where(TranscriptVersion.version == version)
+    row = (await session.execute(stmt)).tuples().first()
+    return (row[0], row[1], row[2]) if row else None

@@ -1,0 +1,96 @@
+"""Transcript rules: one transcript per media and recipe, versions per stage, lookup by id."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from trax import errors
+from trax.engine.options import TranscribeOptions
+from trax.engine.result import TranscriptDocument
+from trax.media.models import Media
+from trax.transcripts import repository
+from trax.transcripts.models import Transcript, TranscriptVersion
+from trax.transcripts.schemas import TranscriptDetail, TranscriptSummary
+
+TRANSCRIPT_NOT_FOUND = "no transcript with id {ref!r}"
+TRANSCRIPT_AMBIGUOUS = "id {ref!r} matches more than one transcript; give more characters"
+VERSION_NOT_FOUND = "transcript {ref} has no version {version}"
+_PREVIEW_CHARS = 80
+
+
+def recipe_key(options: TranscribeOptions) -> str:
+    """What, besides the media bytes, decides a transcript's content."""
+    canonical = json.dumps(options.as_dict(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def find_cached(
+    session: AsyncSession, media_id: str, options: TranscribeOptions
+) -> Transcript | None:
+    return await repository.find_by_recipe(session, media_id, recipe_key(options))
+
+
+async def save_basic(
+    session: AsyncSession, media: Media, options: TranscribeOptions, document: TranscriptDocument
+) -> Transcript:
+    """Store ``document`` as version 1 (stage ``basic``) of a new transcript."""
+    transcript = Transcript(media_id=media.id, recipe_key=recipe_key(options))
+    version = TranscriptVersion(
+        version=1,
+        stage=document.provenance.stage,
+        model=document.provenance.model,
+        language=document.language,
+        duration=document.duration,
+        text=document.text,
+        document=document.model_dump(mode="json"),
+    )
+    await repository.add(session, transcript, version)
+    return transcript
+
+
+def _summary(row: repository.Row) -> dict[str, object]:
+    t, m, v = row
+    preview = v.text if len(v.text) <= _PREVIEW_CHARS else v.text[: _PREVIEW_CHARS - 1] + "…"
+    return {
+        "id": t.id,
+        "media_id": m.id,
+        "filename": m.filename,
+        "created_at": t.created_at,
+        "version": v.version,
+        "stage": v.stage,
+        "model": v.model,
+        "language": v.language,
+        "duration": v.duration,
+        "preview": preview,
+    }
+
+
+async def list_transcripts(session: AsyncSession, limit: int = 100) -> list[TranscriptSummary]:
+    """Stored transcripts, newest first, each with its newest version."""
+    rows = await repository.list_latest(session, limit)
+    return [TranscriptSummary.model_validate(_summary(r)) for r in rows]
+
+
+async def resolve_id(session: AsyncSession, ref: str) -> str:
+    """The full id for ``ref``, which may be any unique prefix of it."""
+    matches = await repository.find_by_id_prefix(session, ref.strip())
+    if not ref.strip() or not matches:
+        raise errors.NotFoundError(TRANSCRIPT_NOT_FOUND.format(ref=ref))
+    if len(matches) > 1:
+        raise errors.UsageError(TRANSCRIPT_AMBIGUOUS.format(ref=ref))
+    return matches[0]
+
+
+async def get_transcript(
+    session: AsyncSession, ref: str, version: int | None = None
+) -> TranscriptDetail:
+    """One transcript at ``version`` (default: the newest)."""
+    transcript_id = await resolve_id(session, ref)
+    row = await repository.get_version(session, transcript_id, version)
+    if row is None:
+        raise errors.NotFoundError(VERSION_NOT_FOUND.format(ref=transcript_id, version=version))
+    document = TranscriptDocument.model_validate(row[2].document)
+    return TranscriptDetail.model_validate({**_summary(row), "document": document})
