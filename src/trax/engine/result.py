@@ -6,6 +6,8 @@ in ``docs/transcript.schema.json`` is generated from these models and checked by
 
 from __future__ import annotations
 
+import json
+
 from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = "1.0"
@@ -68,3 +70,14 @@ class TranscriptDocument(_Frozen):
     def to_json(self) -> str:
         """Canonical JSON: same document, same bytes."""
         return self.model_dump_json(indent=2) + "\n"
+
+
+def json_schema() -> str:
+    """The JSON schema of :class:`TranscriptDocument`, as kept in ``docs/``."""
+    schema = TranscriptDocument.model_json_schema()
+    schema["$id"] = f"https://trax.local/schemas/transcript-{SCHEMA_VERSION}.json"
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":  # uv run python -m trax.engine.result > docs/transcript.schema.json
+    print(json_schema(), end="")

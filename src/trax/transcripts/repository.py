@@ -75,5 +75,5 @@ async def get_version(session: AsyncSession, transcript_id: str, version: int | 
     )
     if version is not None:
         stmt = stmt.where(TranscriptVersion.version == version)
-    row = (await session.execute(stmt)).tuples().first()
+    row = (await session.execute(stmt)).first()
     return (row[0], row[1], row[2]) if row else None

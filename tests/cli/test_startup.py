@@ -1,0 +1,23 @@
+"""The CLI starts fast: importing it does not import the ML stack."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_importing_the_cli_does_not_import_the_ml_stack() -> None:
+    code = (
+        "import sys, trax.cli; "
+        "heavy = {'faster_whisper', 'ctranslate2', 'av', 'numpy', 'sqlalchemy', 'alembic'}; "
+        "print(sorted(heavy & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_help_lists_every_command() -> None:
+    trax = [sys.executable, "-c", "from trax.cli import main; main()"]
+    out = subprocess.run([*trax, "--help"], capture_output=True, text=True, check=True).stdout
+    for command in ("transcribe", "list", "show", "export", "models", "jobs", "db"):
+        assert f"  {command} " in out

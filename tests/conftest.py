@@ -1,0 +1,209 @@
+"""Shared fixtures: real media, real SQLite and PostgreSQL databases, one model cache per session.
+
+PostgreSQL tests use the server on 127.0.0.1:5432 with a throwaway database per test. When that
+server is not reachable they are skipped locally, and fail under CI (``CI=true``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+
+# No test may reach the model hub (or any non-loopback address).
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+from trax.config import Settings, get_settings
+from trax.engine.asr import EngineConfig, Transcriber
+from trax.engine.models import LoadOptions
+from trax.runtime import Runtime, open_runtime
+
+PROJECT = Path(__file__).resolve().parents[1]
+SHARED_MEDIA = PROJECT.parent / "shared" / "media"
+JFK_TEXT = (
+    "And so my fellow Americans, ask not what your country can do for you, "
+    "ask what you can do for your country."
+)
+PG_ADMIN_URL = os.environ.get("TRAX_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def media() -> Path:
+    """The directory of real recordings (read only)."""
+    assert SHARED_MEDIA.is_dir(), f"missing {SHARED_MEDIA}"
+    return SHARED_MEDIA
+
+
+@pytest.fixture(scope="session")
+def jfk_text() -> str:
+    """What jfk.flac says (shared/media/README.md)."""
+    return JFK_TEXT
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One model cache for the session: ``base`` is assembled at most once."""
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def transcriber(model_cache: Path) -> Transcriber:
+    """A transcriber sharing the process-wide model cache: each model loads once."""
+    return Transcriber(EngineConfig(model_cache_dir=model_cache, load=LoadOptions(cpu_threads=2)))
+
+
+def ffmpeg(*args: str) -> None:
+    import imageio_ffmpeg
+
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args]
+    subprocess.run(cmd, check=True, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def derived(tmp_path_factory: pytest.TempPathFactory, media: Path) -> dict[str, Path]:
+    """Media made from the shared recordings: video containers, damaged and synthetic files."""
+    out = tmp_path_factory.mktemp("derived")
+    jfk = media / "jfk.flac"
+    files = {
+        "video": out / "jfk.mp4",
+        "mute_video": out / "mute.mp4",
+        "truncated": out / "truncated.flac",
+        "garbage": out / "garbage.mp3",
+        "empty": out / "empty.wav",
+        "text": out / "notes.txt",
+        "silence": out / "silence.wav",
+        "noise": out / "noise.wav",
+        "tone": out / "tone.wav",
+        "long": out / "long.mp3",
+    }
+    ffmpeg("-f", "lavfi", "-i", "color=c=black:s=64x64:d=11", "-i", str(jfk), "-shortest",
+           "-c:v", "libx264", "-c:a", "aac", str(files["video"]))  # fmt: skip
+    ffmpeg("-f", "lavfi", "-i", "color=c=black:s=64x64:d=3", "-c:v", "libx264",
+           str(files["mute_video"]))  # fmt: skip
+    files["truncated"].write_bytes(jfk.read_bytes()[:300_000])
+    files["garbage"].write_bytes(np.random.default_rng(7).bytes(50_000))
+    files["empty"].write_bytes(b"")
+    files["text"].write_text("These are meeting notes, not a recording.\n")
+    ffmpeg("-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "20", str(files["silence"]))
+    ffmpeg("-f", "lavfi", "-i", "anoisesrc=d=20:c=white:r=16000:a=0.3", str(files["noise"]))
+    ffmpeg("-f", "lavfi", "-i", "sine=f=440:d=20", "-f", "lavfi", "-i", "sine=f=554:d=20",
+           "-filter_complex", "amix=inputs=2", str(files["tone"]))  # fmt: skip
+    # Nearly two minutes of clear speech: longer than the windows some tests force.
+    parts = [media / n for n in ("sample.wav", "jfk.flac", "sample.wav", "jfk.flac", "sample.wav")]
+    inputs = [arg for p in parts for arg in ("-i", str(p))]
+    chain = "".join(f"[{i}:a]aresample=16000,aformat=channel_layouts=mono[a{i}];" for i in range(5))
+    concat = "".join(f"[a{i}]" for i in range(5)) + "concat=n=5:v=0:a=1"
+    ffmpeg(*inputs, "-filter_complex", chain + concat, str(files["long"]))
+    return files
+
+
+# --- databases ---------------------------------------------------------------------------------
+
+
+def _pg_available() -> bool:
+    async def probe() -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(PG_ADMIN_URL, timeout=3)
+        await conn.close()
+
+    try:
+        asyncio.run(probe())
+    except Exception:  # any failure to connect means "not available"
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def pg_available() -> bool:
+    return _pg_available()
+
+
+def _pg_admin(sql: str) -> None:
+    async def run() -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(PG_ADMIN_URL)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+@pytest.fixture
+def pg_url(pg_available: bool) -> Iterator[str]:
+    """A throwaway PostgreSQL database, dropped after the test."""
+    if not pg_available:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}")
+        pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_URL}")
+    name = f"trax_test_{uuid.uuid4().hex[:12]}"
+    _pg_admin(f'CREATE DATABASE "{name}"')
+    url = sa.make_url(PG_ADMIN_URL).set(drivername="postgresql+asyncpg", database=name)
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each test using this runs once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'trax.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def settings(tmp_path: Path, model_cache: Path, database_url: str) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        model_cache_dir=model_cache,
+        cpu_threads=2,
+    )
+
+
+@pytest.fixture
+async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    async with open_runtime(settings, migrate=True) as rt:
+        yield rt
+
+
+# --- the command line --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, model_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh embedded data directory for CLI runs; returns it."""
+    data = tmp_path / "trax-data"
+    monkeypatch.setenv("TRAX_DATA_DIR", str(data))
+    monkeypatch.setenv("TRAX_MODEL_CACHE_DIR", str(model_cache))
+    monkeypatch.setenv("TRAX_CPU_THREADS", "2")
+    monkeypatch.delenv("TRAX_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    yield data
+    get_settings.cache_clear()
+
+
+def copy_media(src: Path, dest_dir: Path, name: str | None = None) -> Path:
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    target = dest_dir / (name or src.name)
+    shutil.copyfile(src, target)
+    return target

@@ -1,0 +1,115 @@
+"""Transcription of real recordings with the real models."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from pathlib import Path
+
+import pytest
+
+from trax import errors
+from trax.engine.asr import Transcriber, validate_options
+from trax.engine.audio import probe
+from trax.engine.options import TranscribeOptions
+from trax.engine.result import TranscriptDocument
+from trax.errors import UsageError
+
+TINY = TranscribeOptions(model="tiny.en")
+
+
+def words_of(text: str) -> list[str]:
+    return re.findall(r"[a-z']+", text.lower())
+
+
+def run(transcriber: Transcriber, path: Path, options: TranscribeOptions) -> TranscriptDocument:
+    return transcriber.transcribe(probe(path, max_bytes=10**10, max_duration=10**6), options)
+
+
+@pytest.fixture(scope="module")
+def jfk_doc(transcriber: Transcriber, media: Path) -> TranscriptDocument:
+    return run(transcriber, media / "jfk.flac", TINY)
+
+
+def test_jfk_words_and_timings(jfk_doc: TranscriptDocument, jfk_text: str) -> None:
+    assert words_of(jfk_doc.text) == words_of(jfk_text)
+    assert jfk_doc.language == "en"
+    assert jfk_doc.duration == pytest.approx(11.0, abs=0.05)
+    words = jfk_doc.words
+    assert len(words) == len(words_of(jfk_text))
+    assert all(0 <= w.start <= w.end <= jfk_doc.duration for w in words)
+    assert all(a.start <= b.start for a, b in itertools.pairwise(words))
+    assert all(0.0 <= w.probability <= 1.0 for w in words)
+    seg = jfk_doc.segments[0]
+    assert seg.avg_logprob < 0
+    assert 0 <= seg.no_speech_prob <= 1
+    prov = jfk_doc.provenance
+    assert (prov.stage, prov.model) == ("basic", "tiny.en")
+    assert {"faster-whisper", "ctranslate2", "av", "trax"} <= set(prov.engine)
+
+
+def test_same_input_and_options_give_identical_json(
+    transcriber: Transcriber, media: Path, jfk_doc: TranscriptDocument
+) -> None:
+    again = run(transcriber, media / "jfk.flac", TINY)
+    assert again.to_json() == jfk_doc.to_json()
+
+
+def test_video_container_gives_the_same_words(
+    transcriber: Transcriber, derived: dict[str, Path], jfk_text: str
+) -> None:
+    doc = run(transcriber, derived["video"], TINY)
+    assert words_of(doc.text) == words_of(jfk_text)
+
+
+@pytest.mark.parametrize("key", ["silence", "noise", "tone"])
+def test_no_invented_sentences_from_non_speech(
+    transcriber: Transcriber, derived: dict[str, Path], key: str
+) -> None:
+    doc = run(transcriber, derived[key], TINY)
+    assert len(doc.words) <= 3, doc.text
+
+
+def test_long_input_in_small_windows_keeps_every_stretch_once(
+    transcriber: Transcriber, derived: dict[str, Path]
+) -> None:
+    whole = run(transcriber, derived["long"], TINY)
+    small = Transcriber(
+        transcriber._config.__class__(  # same engine, forced 40-second windows
+            model_cache_dir=transcriber._config.model_cache_dir,
+            window_seconds=40,
+            load=transcriber._config.load,
+        )
+    )
+    windowed = run(small, derived["long"], TINY)
+    assert windowed.duration == pytest.approx(whole.duration, abs=0.05)
+    starts = [w.start for w in windowed.words]
+    assert starts == sorted(starts)
+    assert starts[-1] > 90  # words found in the last window, at their true time
+    assert [s.id for s in windowed.segments] == list(range(len(windowed.segments)))
+    a, b = words_of(whole.text), words_of(windowed.text)
+    assert abs(len(a) - len(b)) <= 0.1 * len(a)
+
+
+def test_multilingual_base_detects_the_language(
+    transcriber: Transcriber, media: Path, jfk_text: str
+) -> None:
+    doc = run(transcriber, media / "jfk.flac", TranscribeOptions(model="base"))
+    assert doc.language == "en"
+    assert 0.5 < doc.language_probability <= 1.0
+    assert words_of(doc.text) == words_of(jfk_text)
+
+
+def test_options_are_checked_before_any_work() -> None:
+    with pytest.raises(UsageError, match="unknown language code 'xx'"):
+        validate_options(TranscribeOptions(language="xx"))
+    with pytest.raises(UsageError, match="task must be"):
+        validate_options(TranscribeOptions(task="summarise"))
+    validate_options(TranscribeOptions(language="de"))
+
+
+def test_a_model_that_cannot_load_is_a_model_error(
+    transcriber: Transcriber, media: Path, tmp_path: Path
+) -> None:
+    with pytest.raises(errors.ModelError, match=r"no model\.bin"):
+        run(transcriber, media / "jfk.flac", TranscribeOptions(model=str(tmp_path)))
