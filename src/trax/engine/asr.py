@@ -112,6 +112,7 @@ class Transcriber:
                 beam_size=options.beam_size,
                 vad_filter=options.vad,
                 word_timestamps=True,
+                without_timestamps=False,  # natural phrase-length segments, not 30 s chunks
                 initial_prompt=options.initial_prompt,
                 batch_size=self._config.batch_size,
             )
