@@ -15,9 +15,8 @@ from enum import StrEnum
 
 import pysubs2
 
-from trax.engine.result import Segment, TranscriptDocument
+from trax.engine.result import SENTENCE_END, Segment, TranscriptDocument
 
-SENTENCE_END = (".", "?", "!", "…", "。", "\uff1f", "\uff01")
 CLAUSE_END = (",", ";", ":", "—", "\u2013", "\uff0c", "、", "\uff1b", "\uff1a")
 _CLOSERS = "\"'\u201d\u2019»)]"
 PARAGRAPH_PAUSE_SECONDS = 2.0

@@ -17,7 +17,7 @@ from trax import errors
 from trax.engine.audio import AudioWindow, MediaProbe, decode_windows
 from trax.engine.models import MODELS, LoadOptions, ModelCache, resolve
 from trax.engine.options import TranscribeOptions
-from trax.engine.result import Provenance, Segment, TranscriptDocument, Word
+from trax.engine.result import SENTENCE_END, Provenance, Segment, TranscriptDocument, Word
 
 if TYPE_CHECKING:
     from faster_whisper import BatchedInferencePipeline
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 #: Whisper's own rule for a segment that is silence, not speech.
 _NO_SPEECH_PROB = 0.6
 _LOW_LOGPROB = -1.0
+_PHRASE_PAUSE = 1.0
 
 ProgressFn = Callable[[float], None]
 
@@ -112,7 +113,6 @@ class Transcriber:
                 beam_size=options.beam_size,
                 vad_filter=options.vad,
                 word_timestamps=True,
-                without_timestamps=False,  # natural phrase-length segments, not 30 s chunks
                 initial_prompt=options.initial_prompt,
                 batch_size=self._config.batch_size,
             )
@@ -131,12 +131,12 @@ def _fallback_language(pipeline: BatchedInferencePipeline, options: TranscribeOp
 
 
 def _convert(raw: Iterable[Any], offset: float) -> Iterator[Segment]:
+    """faster-whisper segments (one per ≤ 30 s chunk in batched mode) → phrase-level segments."""
     for seg in raw:
-        text = seg.text.strip()
         silent = seg.no_speech_prob > _NO_SPEECH_PROB and seg.avg_logprob < _LOW_LOGPROB
-        if not text or silent:
+        if not seg.text.strip() or silent:
             continue
-        words = tuple(
+        words = [
             Word(
                 start=round(offset + w.start, 3),
                 end=round(offset + w.end, 3),
@@ -144,16 +144,36 @@ def _convert(raw: Iterable[Any], offset: float) -> Iterator[Segment]:
                 probability=round(float(w.probability), 4),
             )
             for w in (seg.words or ())
-        )
-        yield Segment(
-            id=0,
-            start=round(offset + seg.start, 3),
-            end=round(offset + seg.end, 3),
-            text=seg.text,
-            avg_logprob=round(float(seg.avg_logprob), 4),
-            no_speech_prob=round(float(seg.no_speech_prob), 4),
-            words=words,
-        )
+        ]
+        scores = {
+            "avg_logprob": round(float(seg.avg_logprob), 4),
+            "no_speech_prob": round(float(seg.no_speech_prob), 4),
+        }
+        if not words:
+            start, end = round(offset + seg.start, 3), round(offset + seg.end, 3)
+            yield Segment(id=0, start=start, end=end, text=seg.text, words=(), **scores)
+            continue
+        for phrase in _phrases(words):
+            text = "".join(w.text for w in phrase)
+            yield Segment(
+                id=0, start=phrase[0].start, end=phrase[-1].end, text=text, words=phrase, **scores
+            )
+
+
+def _phrases(words: list[Word]) -> Iterator[tuple[Word, ...]]:
+    """Split words after a sentence end or before a long pause.
+
+    Batched decoding without timestamp tokens is the fastest configuration, but it yields one
+    segment per chunk of up to 30 s; the word timings give natural segments back for free.
+    """
+    start = 0
+    for i, word in enumerate(words):
+        last = i == len(words) - 1
+        sentence_end = word.text.rstrip().endswith(SENTENCE_END)
+        pause = not last and words[i + 1].start - word.end >= _PHRASE_PAUSE
+        if last or sentence_end or pause:
+            yield tuple(words[start : i + 1])
+            start = i + 1
 
 
 UNKNOWN_LANGUAGE = "unknown language code {code!r}; use a Whisper language code such as en or de"

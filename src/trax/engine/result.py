@@ -11,6 +11,8 @@ import json
 from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = "1.0"
+#: Punctuation that ends a sentence when a word's text ends with it.
+SENTENCE_END = (".", "?", "!", "…", "。", "\uff1f", "\uff01")
 
 
 class _Frozen(BaseModel):
