@@ -24,6 +24,8 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 from trax.config import Settings, get_settings
 from trax.engine.asr import EngineConfig, Transcriber
 from trax.engine.models import LoadOptions
+from trax.jobs.batch import job_runtime
+from trax.queue import Queue
 from trax.runtime import Runtime, open_runtime
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -184,6 +186,13 @@ def settings(tmp_path: Path, model_cache: Path, database_url: str) -> Settings:
 async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
     async with open_runtime(settings, migrate=True) as rt:
         yield rt
+
+
+@pytest.fixture
+async def jobs_env(settings: Settings, runtime: Runtime) -> AsyncIterator[tuple[Runtime, Queue]]:
+    """The migrated database plus the embedded broker and its in-process worker pool."""
+    async with job_runtime(settings) as env:
+        yield env
 
 
 # --- the command line --------------------------------------------------------------------------

@@ -50,6 +50,28 @@ class Settings(BaseSettings):
     cpu_threads: int = Field(default_factory=_default_threads, ge=1)
     batch_size: int = Field(default=8, ge=1, description="Batched-inference batch size.")
     compute_type: str = Field(default="int8", description="CTranslate2 compute type.")
+    model_idle_seconds: float = Field(
+        default=300.0, gt=0, description="Unload a model after this long without work."
+    )
+    broker_url: str | None = Field(
+        default=None,
+        description="redis://… to queue jobs in Redis for `trax worker` processes; "
+        "default: an in-process worker pool.",
+    )
+    queue_namespace: str = Field(default="trax", description="Prefix of the broker's keys.")
+    worker_threads: int = Field(
+        default=8, ge=1, description="Jobs in flight per worker process (their audio is batched)."
+    )
+    job_max_attempts: int = Field(default=3, ge=1, description="Tries before a job fails.")
+    job_time_limit_seconds: float = Field(
+        default=3 * 3600.0, gt=0, description="A job running longer than this fails."
+    )
+    lease_seconds: float = Field(
+        default=60.0, gt=0, description="A running job whose heartbeat is older is re-queued."
+    )
+    sweep_interval_seconds: float = Field(
+        default=15.0, gt=0, description="How often workers look for lost or stalled jobs."
+    )
 
     @field_validator("data_dir", "model_cache_dir")
     @classmethod

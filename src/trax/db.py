@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, QueryableAttribute, mapped_column
 from sqlalchemy.pool import ConnectionPoolEntry
 
 NAMING_CONVENTION = {
@@ -70,6 +70,16 @@ class Base(DeclarativeBase):
 class IdMixin:
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+async def ids_with_prefix(
+    session: AsyncSession, column: QueryableAttribute[str], prefix: str, limit: int = 2
+) -> list[str]:
+    """Values of the id ``column`` starting with ``prefix`` (at most ``limit``, so that an
+    ambiguous prefix can be told apart from a unique one)."""
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    stmt = sa.select(column).where(column.like(f"{escaped}%", escape="\\")).order_by(column)
+    return list((await session.execute(stmt.limit(limit))).scalars())
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:

@@ -45,6 +45,13 @@ class NotFoundError(TraxError):
     http_status = 404
 
 
+class ConflictError(TraxError):
+    """The request contradicts the current state (e.g. cancelling a finished job)."""
+
+    code = "conflict"
+    http_status = 409
+
+
 class ConfigError(TraxError):
     code = "config_error"
     exit_code = 2
@@ -80,3 +87,14 @@ class TranscriptionError(TraxError):
 
     code = "transcription_failed"
     permanent = False
+
+
+class JobAborted(TraxError):
+    """A running job stopped on purpose: cancelled, lease lost, or over its time limit."""
+
+    code = "aborted"
+    http_status = 409
+
+
+class TimeLimitExceeded(JobAborted):
+    code = "time_limit"

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import click
 
-from trax.cli.library import db, export, jobs_command, list_command, models, show
+from trax.cli.jobs import jobs_group
+from trax.cli.library import db, export, list_command, models, show
 from trax.cli.transcribe import transcribe
+from trax.cli.worker import worker
 from trax.logs import configure
 
 
@@ -25,5 +27,5 @@ def main() -> None:
     configure()
 
 
-for command in (transcribe, list_command, show, export, models, jobs_command, db):
+for command in (transcribe, list_command, show, export, models, jobs_group, worker, db):
     main.add_command(command)

@@ -11,7 +11,6 @@ import click
 from trax.cli.common import console, echo_json, err_console, run
 
 EXPORT_FORMATS = ("srt", "vtt", "txt", "json")
-JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 
 
 @click.command("list")
@@ -147,40 +146,6 @@ def models(as_json: bool) -> None:
     console.print(
         "Other names (small, medium, distil-large-v3…) download from the hub on first use."
     )
-
-
-@click.command("jobs")
-@click.option("--status", type=click.Choice(JOB_STATUSES), help="Only jobs in this state.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10_000))
-def jobs_command(status: str | None, as_json: bool, limit: int) -> None:
-    """List jobs, newest first, with their state and any error."""
-
-    async def body() -> None:
-        from pydantic import TypeAdapter
-        from rich.table import Table
-
-        from trax.config import get_settings
-        from trax.jobs import service
-        from trax.jobs.models import JobStatus
-        from trax.jobs.schemas import JobView
-        from trax.runtime import open_runtime
-
-        async with open_runtime(get_settings()) as rt, rt.db.session() as s:
-            items = await service.list_jobs(s, JobStatus(status) if status else None, limit)
-        if as_json:
-            echo_json(TypeAdapter(list[JobView]).dump_json(items, indent=2).decode())
-            return
-        table = Table()
-        for col in ("id", "status", "source", "transcript", "error"):
-            table.add_column(col, overflow="fold")
-        for j in items:
-            table.add_row(
-                j.id[:8], j.status.value, j.source, (j.transcript_id or "")[:8], j.error_message
-            )
-        console.print(table)
-
-    run(body)
 
 
 @click.group()

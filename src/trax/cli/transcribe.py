@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from trax.cli.common import console, err_console, run
+from trax.cli.common import err_console, run
 
 if TYPE_CHECKING:
     from trax.captions.formats import ExportFormat
+    from trax.config import Settings
+    from trax.engine.options import TranscribeOptions
     from trax.jobs.models import Job
     from trax.runtime import Runtime
 
@@ -44,24 +46,38 @@ def _parse_formats(_ctx: click.Context, _param: click.Parameter, value: str) -> 
     show_default="current directory",
     help="Where export files are written, named after each input.",
 )
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a JSON summary: per input its status, job id, transcript id and error.",
+)
+@click.option(
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    help="With TRAX_BROKER_URL: wait for the workers and export, or return once queued.",
+)
 def transcribe(
     paths: tuple[Path, ...],
     model: str | None,
     language: str | None,
     formats: tuple[str, ...],
     output_dir: Path,
+    report: Path | None,
+    wait: bool,
 ) -> None:
     """Transcribe media files and directories (searched recursively).
 
     Each input is stored with its transcript, and one file per format is written for it.
-    Exit code 0 when every input succeeded, 1 when any failed.
+    Running the same command again resumes an interrupted batch; finished inputs come from the
+    cache. Exit code 0 when every input succeeded, 1 when any failed.
 
     \b
     Examples:
       trax transcribe talk.mp4
       trax transcribe recordings/ --model tiny.en --format srt,vtt --output-dir captions/
     """
-    failed = run(lambda: _transcribe(paths, model, language, formats, output_dir))
+    failed = run(lambda: _transcribe(paths, model, language, formats, output_dir, report, wait))
     raise SystemExit(1 if failed else 0)
 
 
@@ -71,63 +87,49 @@ async def _transcribe(
     language: str | None,
     formats: tuple[str, ...],
     output_dir: Path,
+    report: Path | None,
+    wait: bool,
 ) -> int:
     import anyio.to_thread
 
     from trax.captions.formats import ExportFormat
+    from trax.cli.running import run_or_enqueue, write_report
     from trax.config import get_settings
-    from trax.engine.asr import validate_options
     from trax.engine.options import TranscribeOptions
     from trax.jobs import batch
     from trax.media import sources
-    from trax.runtime import open_runtime
-    from trax.transcripts.tasks import transcriber_for
 
     settings = get_settings()
     options = TranscribeOptions(model=model or settings.default_model, language=language)
-    validate_options(options)
+    await anyio.to_thread.run_sync(_check_options, settings, options)
     found = await anyio.to_thread.run_sync(sources.expand, paths)
     if found.skipped:
         err_console.print(f"skipped {len(found.skipped)} non-media file(s) in directories")
     if not found.inputs:
         err_console.print("[yellow]no media files found[/]")
         return 0
-    async with open_runtime(settings) as rt:
-        with console.status(f"loading model {options.model}…"):
-            await anyio.to_thread.run_sync(transcriber_for(settings).pipeline, options.model)
-        submitted = await batch.submit(rt, found.inputs, options)
-        finished = await _run_with_progress(rt, submitted)
-        exports = await _write_exports(rt, finished, [ExportFormat(f) for f in formats], output_dir)
-    _summary(finished, exports)
+    async with batch.job_runtime(settings) as (rt, queue):
+        submitted = await batch.submit(rt, queue, found.inputs, options)
+        finished = await run_or_enqueue(rt, queue, submitted, wait)
+        if finished is None:
+            _print_queued(submitted)
+            return 0
+        written = await _write_exports(rt, finished, [ExportFormat(f) for f in formats], output_dir)
+    _summary(finished, written)
+    if report is not None:
+        write_report(report, _report_rows(found.inputs, finished, written))
     return sum(1 for j in finished if j.transcript_id is None)
 
 
-async def _run_with_progress(rt: Runtime, submitted: list[Job]) -> list[Job]:
-    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+def _check_options(settings: Settings, options: TranscribeOptions) -> None:
+    """Fail before any work on an unknown language or a model that cannot be found."""
+    from trax.engine.asr import validate_options
+    from trax.engine.models import resolve
+    from trax.transcripts.tasks import transcriber_for
 
-    from trax.jobs import batch
-
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TextColumn("{task.fields[stage]}"),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=err_console, transient=False) as bar:
-        overall = bar.add_task(f"{len(submitted)} file(s)", total=len(submitted), stage="")
-        tasks = {
-            j.id: bar.add_task(Path(j.source).name, total=1.0, stage="queued", visible=False)
-            for j in submitted
-        }
-
-        def on_progress(job: Job, stage: str, fraction: float) -> None:
-            if stage == batch.FINISHED:
-                stage = "done" if job.transcript_id else "[red]failed[/]"
-                bar.advance(overall)
-            bar.update(tasks[job.id], completed=fraction, stage=stage, visible=True)
-
-        return await batch.run_all(rt, submitted, on_progress)
+    validate_options(options)
+    if settings.broker_url is None and not resolve(options.model, settings.model_cache_dir).offline:
+        transcriber_for(settings).pipeline(options.model)  # downloads once, or says why not
 
 
 async def _write_exports(
@@ -159,6 +161,32 @@ def _unique_stem(stem: str, used: set[str]) -> str:
     return candidate
 
 
+def _report_rows(
+    inputs: list[Path], finished: list[Job], written: dict[str, list[Path]]
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "input": str(path),
+            "status": job.status.value,
+            "cached": job.stage == "cached",
+            "job_id": job.id,
+            "transcript_id": job.transcript_id,
+            "outputs": [str(p) for p in written.get(job.id, [])],
+            "error": (
+                {"kind": job.error_kind, "message": job.error_message}
+                if job.error_message
+                else None
+            ),
+        }
+        for path, job in zip(inputs, finished, strict=True)
+    ]
+
+
+def _print_queued(submitted: list[Job]) -> None:
+    for job in submitted:
+        err_console.print(f"queued {job.id}  {job.source}", highlight=False)
+
+
 def _summary(finished: list[Job], exports: dict[str, list[Path]]) -> None:
     from rich.table import Table
 
@@ -167,16 +195,14 @@ def _summary(finished: list[Job], exports: dict[str, list[Path]]) -> None:
         table.add_column(col, overflow="fold")
     for job in finished:
         ok = job.transcript_id is not None
-        status = (
-            ("[green]cached[/]" if job.stage == "cached" else "[green]ok[/]")
-            if ok
-            else "[red]failed[/]"
-        )
-        result = ", ".join(p.name for p in exports.get(job.id, [])) if ok else job.error_message
-        table.add_row(Path(job.source).name, status, (job.transcript_id or "")[:8], result or "")
+        if ok:
+            status = "[green]cached[/]" if job.stage == "cached" else "[green]ok[/]"
+            result = ", ".join(p.name for p in exports.get(job.id, []))
+        else:
+            status, result = f"[red]{job.status.value}[/]", job.error_message or ""
+        table.add_row(Path(job.source).name, status, (job.transcript_id or "")[:8], result)
     err_console.print(table)
     failures = [j for j in finished if j.transcript_id is None]
     for job in failures:
         err_console.print(f"[red]error:[/] {job.error_message}", highlight=False, soft_wrap=True)
-    ok_count = len(finished) - len(failures)
-    err_console.print(f"{ok_count} succeeded, {len(failures)} failed")
+    err_console.print(f"{len(finished) - len(failures)} succeeded, {len(failures)} failed")

@@ -1,44 +1,70 @@
-"""A batch of inputs: one job per input, created in one transaction, then run to the end.
+"""A batch of inputs: one job per input, committed, then delivered; and waiting for the end.
 
-Each input fails or succeeds on its own; the outcome of every input is on its job row.
+Each input fails or succeeds on its own; the outcome of every input is on its job row. Running
+the same batch again reuses its unfinished jobs (resume) and finds finished inputs in the
+transcript cache.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import functools
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
+import anyio.to_thread
+
+from trax import executor
+from trax.config import Settings
 from trax.engine.options import TranscribeOptions
 from trax.jobs import service as jobs
 from trax.jobs.models import Job
-from trax.runtime import Runtime
-from trax.transcripts.tasks import run_transcribe
+from trax.jobs.recovery import recover
+from trax.queue import Delivery, Queue
+from trax.runtime import Runtime, open_runtime
 
-#: Called with (job, stage, fraction done) as work proceeds, and with (finished job, FINISHED, 1.0)
-#: once the job has ended, successfully or not.
-BatchProgressFn = Callable[[Job, str, float], None]
-FINISHED = "finished"
+POLL_SECONDS = 0.5
+
+#: Called with the current rows of the batch each time they are read.
+WatchFn = Callable[[list[Job]], None]
 
 
-async def submit(rt: Runtime, inputs: Sequence[Path], options: TranscribeOptions) -> list[Job]:
-    """Record one queued transcribe job per input (committed before any runs)."""
+@asynccontextmanager
+async def job_runtime(settings: Settings) -> AsyncIterator[tuple[Runtime, Queue]]:
+    """The database and the broker; in embedded mode also an in-process worker pool that runs
+    the jobs this process submits, stopped on the way out."""
+    queue = Queue(settings)
+    pool = queue.worker(settings.worker_threads) if queue.embedded else None
+    async with open_runtime(settings) as rt:
+        if pool is not None:
+            pool.start()
+        try:
+            yield rt, queue
+        finally:
+            if pool is not None:
+                await anyio.to_thread.run_sync(functools.partial(pool.stop, timeout=1000))
+                executor.shutdown()
+
+
+async def submit(
+    rt: Runtime, queue: Delivery, inputs: Sequence[Path], options: TranscribeOptions
+) -> list[Job]:
+    """Record one job per input (reusing unfinished ones), commit, then enqueue what needs it."""
     sources = [str(p.absolute()) for p in inputs]
     async with rt.db.session() as s:
-        return await jobs.create_batch(s, jobs.TRANSCRIBE, sources, options.as_dict())
+        batch = await jobs.submit(s, jobs.TRANSCRIBE, sources, options.as_dict())
+    await recover(rt, queue, grace_seconds=0, only=[j.id for j in batch])
+    return batch
 
 
-async def run_all(
-    rt: Runtime, batch: Sequence[Job], on_progress: BatchProgressFn | None = None
-) -> list[Job]:
-    """Run every job of ``batch`` in order; returns the finished rows."""
-    done: list[Job] = []
-    for job in batch:
-
-        def report(stage: str, fraction: float, job: Job = job) -> None:
-            if on_progress:
-                on_progress(job, stage, fraction)
-
-        result = await run_transcribe(rt, job.id, report)
-        report(FINISHED, 1.0, result)
-        done.append(result)
-    return done
+async def wait(rt: Runtime, job_ids: Sequence[str], on_update: WatchFn | None = None) -> list[Job]:
+    """Poll the rows until every job has finished; returns them in ``job_ids`` order."""
+    while True:
+        async with rt.db.session() as s:
+            current = await jobs.get_many(s, job_ids)
+        if on_update:
+            on_update(current)
+        if all(j.status.finished for j in current):
+            return current
+        await anyio.sleep(POLL_SECONDS)

@@ -1,15 +1,27 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from trax.db import ids_with_prefix
 from trax.jobs.models import Job, JobStatus
 
 
 async def get(session: AsyncSession, job_id: str) -> Job | None:
     return await session.get(Job, job_id)
+
+
+async def find_by_id_prefix(session: AsyncSession, prefix: str) -> Sequence[str]:
+    return await ids_with_prefix(session, Job.id, prefix)
+
+
+async def get_many(session: AsyncSession, job_ids: Sequence[str]) -> list[Job]:
+    result = await session.execute(sa.select(Job).where(Job.id.in_(job_ids)))
+    found = {j.id: j for j in result.scalars()}
+    return [found[i] for i in job_ids if i in found]
 
 
 async def add_all(session: AsyncSession, jobs: Sequence[Job]) -> None:
@@ -24,3 +36,67 @@ async def list_jobs(
     if status is not None:
         stmt = stmt.where(Job.status == status)
     return list((await session.execute(stmt)).scalars())
+
+
+async def with_status(session: AsyncSession, statuses: Sequence[JobStatus]) -> list[Job]:
+    stmt = sa.select(Job).where(Job.status.in_(statuses)).order_by(Job.created_at, Job.id)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def unfinished_for(session: AsyncSession, kind: str, sources: Sequence[str]) -> list[Job]:
+    stmt = (
+        sa.select(Job)
+        .where(
+            Job.kind == kind,
+            Job.source.in_(sources),
+            Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]),
+        )
+        .order_by(Job.created_at)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def claim(
+    session: AsyncSession, job_id: str, owner: str, now: datetime, lease_until: datetime
+) -> bool:
+    """Atomically take a queued job, or a running one whose lease expired."""
+    stmt = (
+        sa.update(Job)
+        .where(
+            Job.id == job_id,
+            sa.or_(
+                Job.status == JobStatus.QUEUED,
+                sa.and_(Job.status == JobStatus.RUNNING, Job.lease_expires_at < now),
+            ),
+        )
+        .values(
+            status=JobStatus.RUNNING,
+            attempts=Job.attempts + 1,
+            lease_owner=owner,
+            lease_expires_at=lease_until,
+            heartbeat_at=now,
+            started_at=now,
+            progress=0.0,
+            stage="starting",
+        )
+        .execution_options(synchronize_session=False)
+    )
+    result = await session.execute(stmt)
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+async def heartbeat(
+    session: AsyncSession,
+    job_id: str,
+    owner: str,
+    values: dict[str, object],
+) -> bool:
+    """Extend the lease of a job this owner still runs; False if it was lost or cancelled."""
+    stmt = (
+        sa.update(Job)
+        .where(Job.id == job_id, Job.lease_owner == owner, Job.status == JobStatus.RUNNING)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    result = await session.execute(stmt)
+    return bool(getattr(result, "rowcount", 0) == 1)

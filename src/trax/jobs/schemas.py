@@ -26,6 +26,8 @@ class JobView(BaseModel):
     stage: str | None
     error_kind: str | None
     error_message: str | None
+    lease_owner: str | None
+    heartbeat_at: datetime | None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

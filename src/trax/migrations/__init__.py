@@ -4,4 +4,4 @@
 one query and without importing Alembic; a test checks that it matches the revision files.
 """
 
-HEAD = "7b3c9ba6ab8e"
+HEAD = "8cb60925372c"

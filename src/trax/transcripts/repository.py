@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from trax.db import ids_with_prefix
 from trax.media.models import Media
 from trax.transcripts.models import Transcript, TranscriptVersion
 
@@ -52,16 +53,8 @@ async def list_latest(session: AsyncSession, limit: int) -> Sequence[Row]:
     return [(t, m, v) for t, m, v in (await session.execute(stmt)).all()]
 
 
-async def find_by_id_prefix(session: AsyncSession, prefix: str, limit: int = 2) -> Sequence[str]:
-    """Transcript ids starting with ``prefix`` (at most ``limit``, to detect ambiguity)."""
-    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    stmt = (
-        sa.select(Transcript.id)
-        .where(Transcript.id.like(f"{escaped}%", escape="\\"))
-        .order_by(Transcript.id)
-        .limit(limit)
-    )
-    return list((await session.execute(stmt)).scalars())
+async def find_by_id_prefix(session: AsyncSession, prefix: str) -> Sequence[str]:
+    return await ids_with_prefix(session, Transcript.id, prefix)
 
 
 async def get_version(session: AsyncSession, transcript_id: str, version: int | None) -> Row | None:

@@ -1,0 +1,124 @@
+"""``trax jobs``: see every unit of work, and retry, cancel or resume them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from trax.cli.common import console, echo_json, err_console, run
+
+JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+
+
+@click.group("jobs", invoke_without_command=True)
+@click.option("--status", type=click.Choice(JOB_STATUSES), help="Only jobs in this state.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10_000))
+@click.pass_context
+def jobs_group(ctx: click.Context, status: str | None, as_json: bool, limit: int) -> None:
+    """List jobs, newest first, with their state and any error.
+
+    \b
+    Subcommands: retry, cancel, resume.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+
+    async def body() -> None:
+        from pydantic import TypeAdapter
+        from rich.table import Table
+
+        from trax.config import get_settings
+        from trax.jobs import service
+        from trax.jobs.models import JobStatus
+        from trax.jobs.schemas import JobView
+        from trax.runtime import open_runtime
+
+        async with open_runtime(get_settings()) as rt, rt.db.session() as s:
+            items = await service.list_jobs(s, JobStatus(status) if status else None, limit)
+        if as_json:
+            echo_json(TypeAdapter(list[JobView]).dump_json(items, indent=2).decode())
+            return
+        table = Table()
+        for col in ("id", "status", "progress", "tries", "source", "transcript", "error"):
+            table.add_column(col, overflow="fold")
+        for j in items:
+            table.add_row(
+                j.id[:8],
+                j.status.value,
+                f"{j.progress:.0%}",
+                str(j.attempts),
+                Path(j.source).name,
+                (j.transcript_id or "")[:8],
+                j.error_message,
+            )
+        console.print(table)
+
+    run(body)
+
+
+@jobs_group.command()
+@click.argument("job_ids", nargs=-1)
+@click.option("--failed", "all_failed", is_flag=True, help="Retry every failed job.")
+@click.option("--wait/--no-wait", default=True, help="With a broker: wait for the workers.")
+def retry(job_ids: tuple[str, ...], all_failed: bool, wait: bool) -> None:
+    """Queue failed or cancelled jobs again (ids or unique prefixes)."""
+    if bool(job_ids) == all_failed:
+        raise click.UsageError("give job ids or --failed (not both)")
+
+    async def body() -> int:
+        from trax.cli.running import run_or_enqueue
+        from trax.config import get_settings
+        from trax.jobs import batch, service
+        from trax.jobs.recovery import recover
+
+        async with batch.job_runtime(get_settings()) as (rt, queue):
+            async with rt.db.session() as s:
+                ids = [await service.resolve_id(s, ref) for ref in job_ids] if job_ids else None
+                jobs = await service.retry(s, ids)
+            await recover(rt, queue, grace_seconds=0, only=[j.id for j in jobs])
+            err_console.print(f"retrying {len(jobs)} job(s)")
+            finished = await run_or_enqueue(rt, queue, jobs, wait) if jobs else []
+        return sum(1 for j in finished or [] if j.transcript_id is None)
+
+    raise SystemExit(1 if run(body) else 0)
+
+
+@jobs_group.command()
+@click.argument("job_id")
+def cancel(job_id: str) -> None:
+    """Cancel a queued or running job (a running one stops within seconds)."""
+
+    async def body() -> None:
+        from trax.config import get_settings
+        from trax.jobs import service
+        from trax.runtime import open_runtime
+
+        async with open_runtime(get_settings()) as rt, rt.db.session() as s:
+            job = await service.cancel(s, await service.resolve_id(s, job_id))
+        err_console.print(f"cancelled {job.id}  {job.source}", highlight=False)
+
+    run(body)
+
+
+@jobs_group.command()
+@click.option("--wait/--no-wait", default=True, help="With a broker: wait for the workers.")
+def resume(wait: bool) -> None:
+    """Finish every interrupted job: queued jobs no broker holds and jobs whose worker died."""
+
+    async def body() -> int:
+        from trax.cli.running import run_or_enqueue
+        from trax.config import get_settings
+        from trax.jobs import batch, service
+        from trax.jobs.recovery import recover
+
+        async with batch.job_runtime(get_settings()) as (rt, queue):
+            ids = await recover(rt, queue, grace_seconds=0)
+            err_console.print(f"resuming {len(ids)} job(s)")
+            async with rt.db.session() as s:
+                jobs = await service.get_many(s, ids)
+            finished = await run_or_enqueue(rt, queue, jobs, wait) if jobs else []
+        return sum(1 for j in finished or [] if j.transcript_id is None)
+
+    raise SystemExit(1 if run(body) else 0)

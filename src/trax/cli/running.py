@@ -1,0 +1,79 @@
+"""Running jobs from the CLI and watching them: the in-process worker pool, live progress.
+
+Imported only by commands that run jobs (it pulls in the queue and, through it, the engine).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from trax.cli.common import err_console
+from trax.jobs import batch
+from trax.jobs.models import Job, JobStatus
+from trax.queue import Queue
+from trax.runtime import Runtime
+
+WAITING_FOR_WORKERS = "jobs are queued in {url}: run `trax worker` on one or more hosts"
+
+
+async def watch(rt: Runtime, jobs: list[Job]) -> list[Job]:
+    """Show each job's progress until all have finished; returns the finished rows."""
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[stage]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err_console, transient=False) as bar:
+        overall = bar.add_task(f"{len(jobs)} file(s)", total=len(jobs), stage="")
+        tasks: dict[str, TaskID] = {
+            j.id: bar.add_task(Path(j.source).name, total=1.0, stage="queued", visible=False)
+            for j in jobs
+        }
+
+        def show(current: list[Job]) -> None:
+            for job in current:
+                stage = _stage(job)
+                done = 1.0 if job.status.finished else job.progress
+                visible = job.status is not JobStatus.QUEUED
+                bar.update(tasks[job.id], completed=done, stage=stage, visible=visible)
+            bar.update(overall, completed=sum(j.status.finished for j in current))
+
+        return await batch.wait(rt, [j.id for j in jobs], show)
+
+
+def _stage(job: Job) -> str:
+    if job.status is JobStatus.SUCCEEDED:
+        return "cached" if job.stage == "cached" else "done"
+    if job.status in (JobStatus.FAILED, JobStatus.CANCELLED):
+        return f"[red]{job.status.value}[/]"
+    return job.stage or job.status.value
+
+
+async def run_or_enqueue(
+    rt: Runtime, queue: Queue, jobs: list[Job], wait: bool
+) -> list[Job] | None:
+    """Watch the jobs to the end, or (with a broker and ``wait`` off) return at once."""
+    if not wait and not queue.embedded:
+        url = queue.settings.broker_url or ""
+        err_console.print(WAITING_FOR_WORKERS.format(url=url.split("@")[-1]), highlight=False)
+        return None
+    return await watch(rt, jobs)
+
+
+def write_report(path: Path, rows: list[dict[str, Any]]) -> None:
+    from trax.captions.exports import write_text
+
+    write_text(path, json.dumps({"inputs": rows}, indent=2) + "\n")

@@ -1,0 +1,37 @@
+"""Finding work no one is doing and handing it to the broker again.
+
+A job is lost when it is queued but no broker holds its message (the broker lost it, or the
+process died between commit and enqueue), or when it is running but its lease expired or its
+owner process is gone. Re-enqueueing is always safe: the claim lets only one delivery run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import anyio.to_thread
+
+from trax.jobs import service as jobs
+from trax.queue import Delivery
+from trax.runtime import Runtime
+
+#: Queued jobs younger than this are left alone: their enqueue may still be on its way.
+SWEEP_GRACE_SECONDS = 10.0
+
+
+async def recover(
+    rt: Runtime, queue: Delivery, *, grace_seconds: float, only: Sequence[str] | None = None
+) -> list[str]:
+    """Enqueue every lost job (of ``only``, if given); returns their ids."""
+    held = await anyio.to_thread.run_sync(queue.held_job_ids)
+    async with rt.db.session() as s:
+        lost = await jobs.recoverable(s, held, grace_seconds, only)
+        await jobs.mark_enqueued(s, lost)
+        ids = [j.id for j in lost]
+    await anyio.to_thread.run_sync(queue.enqueue, ids)  # after the commit
+    return ids
+
+
+async def sweep(rt: Runtime, queue: Delivery) -> list[str]:
+    """The periodic sweep of a worker process over every job."""
+    return await recover(rt, queue, grace_seconds=SWEEP_GRACE_SECONDS)
