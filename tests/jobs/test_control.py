@@ -149,3 +149,24 @@ def test_resume_runs_what_a_dead_process_left(cli_env: Path, media: Path) -> Non
     assert "resuming 2 job(s)" in resumed.stderr  # type: ignore[attr-defined]
     assert {r["status"] for r in _jobs()} == {"succeeded"}
     assert trax("jobs", "resume").stderr.startswith("resuming 0 job(s)")  # type: ignore[attr-defined]
+
+
+@pytest.mark.anyio
+async def test_transient_failures_are_retried_with_backoff_then_fail(
+    settings: Settings, runtime: Runtime, media: Path
+) -> None:
+    # Broken storage (a file where the media directory should be) fails every attempt with an
+    # error that is not the input's fault: retried with backoff, then failed with the reason.
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    (settings.data_dir / "incoming").write_text("not a directory")
+    twice = settings.model_copy(update={"job_max_attempts": 2})
+    async with batch.job_runtime(twice) as (rt, queue):
+        (job,) = await batch.submit(rt, queue, [media / "jfk.flac"], TINY)
+        started = time.monotonic()
+        with anyio.fail_after(60):
+            (done,) = await batch.wait(rt, [job.id])
+    assert done.status is JobStatus.FAILED
+    assert done.attempts == 2
+    assert done.error_kind == "internal_error"
+    assert "jfk.flac" in (done.error_message or "")
+    assert time.monotonic() - started >= 1.0, "the retry waited for its backoff"
