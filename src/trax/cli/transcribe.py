@@ -113,6 +113,8 @@ async def _transcribe(
         finished = await run_or_enqueue(rt, queue, submitted, wait)
         if finished is None:
             _print_queued(submitted)
+            if report is not None:
+                write_report(report, _report_rows(found.inputs, submitted, {}))
             return 0
         written = await _write_exports(rt, finished, [ExportFormat(f) for f in formats], output_dir)
     _summary(finished, written)
