@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import re
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ import pytest
 from trax import errors
 from trax.engine.asr import Transcriber, validate_options
 from trax.engine.audio import probe
+from trax.engine.models import ModelCache, resolve
 from trax.engine.options import TranscribeOptions
 from trax.engine.result import TranscriptDocument
 from trax.errors import UsageError
@@ -89,6 +92,31 @@ def test_long_input_in_small_windows_keeps_every_stretch_once(
     assert [s.id for s in windowed.segments] == list(range(len(windowed.segments)))
     a, b = words_of(whole.text), words_of(windowed.text)
     assert abs(len(a) - len(b)) <= 0.1 * len(a)
+
+
+def test_a_model_unloaded_between_windows_is_reloaded_transparently(
+    transcriber: Transcriber, media: Path
+) -> None:
+    config = transcriber._config
+    reference = Transcriber(replace(config, window_seconds=15))
+    cache = ModelCache()
+    idle = Transcriber(replace(config, window_seconds=15, idle_seconds=0.2), cache)
+    ref = resolve("tiny.en", config.model_cache_dir)
+    waited: list[bool] = []
+
+    def wait_for_unload(_fraction: float) -> None:
+        """After the first window's words: wait until the idle scheduler dropped the model."""
+        deadline = time.monotonic() + 20
+        while not waited and cache.loaded(ref, config.load) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        waited.append(not cache.loaded(ref, config.load))
+
+    sample = probe(media / "sample.wav", max_bytes=10**10, max_duration=10**6)
+    doc = idle.transcribe(sample, TINY, wait_for_unload)
+    assert waited[0], "the model was unloaded after the first window"
+    assert cache.loaded(ref, config.load), "and loaded again for the next one"
+    assert doc.duration == pytest.approx(30, abs=0.1)
+    assert doc.to_json() == reference.transcribe(sample, TINY).to_json()
 
 
 def test_multilingual_base_detects_the_language(

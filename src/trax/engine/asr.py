@@ -1,5 +1,9 @@
 """Speech recognition with faster-whisper's batched pipeline, window by window.
 
+Every window goes through the model's :class:`~trax.engine.batching.InferenceScheduler`, which
+batches its speech chunks together with those of any other job running in this process; a single
+file is just a scheduler with one caller.
+
 The result is a :class:`~trax.engine.result.TranscriptDocument`. Floats are rounded (times to the
 millisecond, probabilities to 4 places) so that the same input, model and options give
 byte-identical JSON.
@@ -7,20 +11,20 @@ byte-identical JSON.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from trax import errors
 from trax.engine.audio import AudioWindow, MediaProbe, decode_windows
-from trax.engine.models import MODELS, LoadOptions, ModelCache, resolve
+from trax.engine.batching import InferenceScheduler, SchedulerClosedError
+from trax.engine.models import MODELS, LoadOptions, ModelCache, ModelRef, resolve
 from trax.engine.options import TranscribeOptions
 from trax.engine.result import SENTENCE_END, Provenance, Segment, TranscriptDocument, Word
-
-if TYPE_CHECKING:
-    from faster_whisper import BatchedInferencePipeline
 
 #: Whisper's own rule for a segment that is silence, not speech.
 _NO_SPEECH_PROB = 0.6
@@ -39,6 +43,8 @@ class EngineConfig:
     max_duration: float = 6 * 3600.0
     batch_size: int = 8
     load: LoadOptions = field(default_factory=LoadOptions)
+    #: A model unused this long is unloaded (its scheduler thread stops); reloaded on demand.
+    idle_seconds: float = 300.0
 
 
 def engine_versions() -> dict[str, str]:
@@ -48,24 +54,50 @@ def engine_versions() -> dict[str, str]:
 
 
 class Transcriber:
-    """Turns a probed media file into a transcript document. Thread-safe; models are shared."""
+    """Turns a probed media file into a transcript document. Thread-safe; models are shared.
+
+    Holds one :class:`InferenceScheduler` per model; a scheduler that went idle has dropped its
+    model from the cache and is replaced on the next use.
+    """
 
     def __init__(self, config: EngineConfig, cache: ModelCache = MODELS) -> None:
         self._config = config
         self._cache = cache
+        self._schedulers: dict[str, InferenceScheduler] = {}
+        self._lock = threading.Lock()
 
-    def pipeline(self, model: str) -> BatchedInferencePipeline:
-        from faster_whisper import BatchedInferencePipeline
+    def pipeline(self, model: str) -> InferenceScheduler:
+        """Load ``model`` now (to fail fast) and return its scheduler."""
+        return self.scheduler(model)
 
-        ref = resolve(model, self._config.model_cache_dir)
-        whisper = self._cache.get(ref, self._config.load, self._config.model_cache_dir)
-        return BatchedInferencePipeline(whisper)
+    def scheduler(self, model: str) -> InferenceScheduler:
+        """The running scheduler of ``model``, loading the model and starting one if needed."""
+        cfg = self._config
+        ref = resolve(model, cfg.model_cache_dir)
+        with self._lock:
+            current = self._schedulers.get(ref.location)
+            if current is None or current.closed:
+                whisper = self._cache.get(ref, cfg.load, cfg.model_cache_dir)
+                current = InferenceScheduler(
+                    whisper,
+                    batch_size=cfg.batch_size,
+                    idle_seconds=cfg.idle_seconds,
+                    on_idle=functools.partial(self._idle, ref),
+                )
+                self._schedulers[ref.location] = current
+            return current
+
+    def _idle(self, ref: ModelRef, scheduler: InferenceScheduler) -> None:
+        with self._lock:
+            if self._schedulers.get(ref.location) is scheduler:  # not already replaced
+                del self._schedulers[ref.location]
+                self._cache.drop(ref, self._config.load)
 
     def transcribe(
         self, media: MediaProbe, options: TranscribeOptions, progress: ProgressFn | None = None
     ) -> TranscriptDocument:
         """Transcribe ``media``; calls ``progress`` with the fraction of audio done."""
-        pipeline = self.pipeline(options.model)
+        multilingual = self.scheduler(options.model).multilingual  # load before decoding
         cfg = self._config
         windows = decode_windows(
             media, window_seconds=cfg.window_seconds, max_duration=cfg.max_duration
@@ -75,7 +107,7 @@ class Transcriber:
         duration = 0.0
         total = media.duration or 0.0
         for window in windows:
-            detected, probability, found = self._window(pipeline, window, options, language)
+            detected, probability, found = self._window(window, options, language)
             if language is None and found:
                 language, language_probability = detected, probability
             for seg in found:
@@ -86,7 +118,7 @@ class Transcriber:
         if progress:
             progress(1.0)
         return TranscriptDocument(
-            language=language or _fallback_language(pipeline, options),
+            language=language or _fallback_language(multilingual, options),
             language_probability=round(language_probability, 4),
             duration=round(duration, 3),
             segments=tuple(segments),
@@ -99,35 +131,33 @@ class Transcriber:
         )
 
     def _window(
-        self,
-        pipeline: BatchedInferencePipeline,
-        window: AudioWindow,
-        options: TranscribeOptions,
-        language: str | None,
-    ) -> tuple[str, float, list[Segment]]:
-        try:
-            raw, info = pipeline.transcribe(
-                window.samples,
-                language=language,
-                task=options.task,
-                beam_size=options.beam_size,
-                vad_filter=options.vad,
-                word_timestamps=True,
-                initial_prompt=options.initial_prompt,
-                batch_size=self._config.batch_size,
-            )
-            found = list(_convert(raw, window.offset))
-        except (RuntimeError, ValueError) as exc:
-            message = f"{window.offset:.0f} s: inference failed: {exc}"
-            raise errors.TranscriptionError(message) from exc
-        return info.language, float(info.language_probability), found
+        self, window: AudioWindow, options: TranscribeOptions, language: str | None
+    ) -> tuple[str | None, float, list[Segment]]:
+        while True:
+            scheduler = self.scheduler(options.model)
+            try:
+                result = scheduler.transcribe_window(
+                    window.samples,
+                    language=language,
+                    task=options.task,
+                    beam_size=options.beam_size,
+                    initial_prompt=options.initial_prompt,
+                    vad=options.vad,
+                )
+                found = list(_convert(result.segments, window.offset))
+            except SchedulerClosedError:
+                continue  # it went idle between windows: the next call starts a new one
+            except (RuntimeError, ValueError) as exc:
+                message = f"{window.offset:.0f} s: inference failed: {exc}"
+                raise errors.TranscriptionError(message) from exc
+            return result.language, result.language_probability, found
 
 
-def _fallback_language(pipeline: BatchedInferencePipeline, options: TranscribeOptions) -> str:
+def _fallback_language(multilingual: bool, options: TranscribeOptions) -> str:
     """The language of a transcript with no speech: asked for, or the model's only one."""
     if options.language:
         return options.language
-    return "en" if not pipeline.model.model.is_multilingual else "und"
+    return "und" if multilingual else "en"
 
 
 def _convert(raw: Iterable[Any], offset: float) -> Iterator[Segment]:

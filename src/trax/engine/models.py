@@ -174,6 +174,15 @@ class ModelCache:
                 self._models[key] = model
             return model
 
+    def drop(self, ref: ModelRef, options: LoadOptions) -> bool:
+        """Forget one loaded model (it is freed once its last user lets go); ``True`` if held."""
+        with self._lock:
+            return self._models.pop((ref.location, options), None) is not None
+
+    def loaded(self, ref: ModelRef, options: LoadOptions) -> bool:
+        with self._lock:
+            return (ref.location, options) in self._models
+
     def clear(self) -> None:
         with self._lock:
             self._models.clear()

@@ -54,6 +54,7 @@ def transcriber_for(settings: Settings) -> Transcriber:
             max_duration=settings.max_duration_seconds,
             batch_size=settings.batch_size,
             load=LoadOptions(compute_type=settings.compute_type, cpu_threads=settings.cpu_threads),
+            idle_seconds=settings.model_idle_seconds,
         )
     )
 
