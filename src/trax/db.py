@@ -26,6 +26,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, QueryableAttribute, mapped_column
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from trax import errors
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -72,14 +74,23 @@ class IdMixin:
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 
-async def ids_with_prefix(
-    session: AsyncSession, column: QueryableAttribute[str], prefix: str, limit: int = 2
-) -> list[str]:
-    """Values of the id ``column`` starting with ``prefix`` (at most ``limit``, so that an
-    ambiguous prefix can be told apart from a unique one)."""
+async def resolve_id_prefix(
+    session: AsyncSession, column: QueryableAttribute[str], ref: str, what: str
+) -> str:
+    """The one id in ``column`` that starts with ``ref`` (a full id or any unique prefix).
+
+    Raises :class:`~trax.errors.NotFoundError` or, for an ambiguous prefix,
+    :class:`~trax.errors.UsageError`; ``what`` names the kind of object in the message.
+    """
+    prefix = ref.strip()
     escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     stmt = sa.select(column).where(column.like(f"{escaped}%", escape="\\")).order_by(column)
-    return list((await session.execute(stmt.limit(limit))).scalars())
+    matches = list((await session.execute(stmt.limit(2))).scalars()) if prefix else []
+    if not matches:
+        raise errors.NotFoundError(errors.NO_SUCH_ID.format(what=what, ref=ref))
+    if len(matches) > 1:
+        raise errors.UsageError(errors.AMBIGUOUS_ID.format(what=what, ref=ref))
+    return matches[0]
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:

@@ -18,6 +18,9 @@ NO_AUDIO = "contains no audio stream"
 CORRUPT = "corrupt or truncated media"
 TOO_LARGE = "file is {size} bytes, over the {limit}-byte limit"
 TOO_LONG = "media lasts {seconds:.0f} s, over the {limit:.0f} s limit"
+# Looking objects up by id or unique id prefix.
+NO_SUCH_ID = "no {what} with id {ref!r}"
+AMBIGUOUS_ID = "id {ref!r} matches more than one {what}; give more characters"
 
 
 class TraxError(Exception):

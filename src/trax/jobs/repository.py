@@ -6,7 +6,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from trax.db import ids_with_prefix
+from trax.db import resolve_id_prefix
 from trax.jobs.models import Job, JobStatus
 
 
@@ -14,8 +14,8 @@ async def get(session: AsyncSession, job_id: str) -> Job | None:
     return await session.get(Job, job_id)
 
 
-async def find_by_id_prefix(session: AsyncSession, prefix: str) -> Sequence[str]:
-    return await ids_with_prefix(session, Job.id, prefix)
+async def resolve_id(session: AsyncSession, ref: str) -> str:
+    return await resolve_id_prefix(session, Job.id, ref, "job")
 
 
 async def get_many(session: AsyncSession, job_ids: Sequence[str]) -> list[Job]:

@@ -22,7 +22,6 @@ from trax.jobs.models import Job, JobStatus
 from trax.jobs.schemas import JobView
 
 JOB_NOT_FOUND = "no job with id {job_id!r}"
-JOB_AMBIGUOUS = "id {job_id!r} matches more than one job; give more characters"
 CANNOT_CANCEL = "job {job_id} has already {status}"
 CANNOT_RETRY = "job {job_id} is {status}; only failed or cancelled jobs can be retried"
 CANCELLED_BY_USER = "cancelled by user"
@@ -78,12 +77,7 @@ async def get(session: AsyncSession, job_id: str) -> Job:
 
 async def resolve_id(session: AsyncSession, ref: str) -> str:
     """The full id for ``ref``, which may be any unique prefix of it."""
-    matches = await repository.find_by_id_prefix(session, ref.strip())
-    if not ref.strip() or not matches:
-        raise errors.NotFoundError(JOB_NOT_FOUND.format(job_id=ref))
-    if len(matches) > 1:
-        raise errors.UsageError(JOB_AMBIGUOUS.format(job_id=ref))
-    return matches[0]
+    return await repository.resolve_id(session, ref)
 
 
 async def get_many(session: AsyncSession, job_ids: Sequence[str]) -> list[Job]:

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from trax.db import ids_with_prefix
+from trax.db import resolve_id_prefix
 from trax.media.models import Media
 from trax.transcripts.models import Transcript, TranscriptVersion
 
@@ -53,8 +53,8 @@ async def list_latest(session: AsyncSession, limit: int) -> Sequence[Row]:
     return [(t, m, v) for t, m, v in (await session.execute(stmt)).all()]
 
 
-async def find_by_id_prefix(session: AsyncSession, prefix: str) -> Sequence[str]:
-    return await ids_with_prefix(session, Transcript.id, prefix)
+async def resolve_id(session: AsyncSession, ref: str) -> str:
+    return await resolve_id_prefix(session, Transcript.id, ref, "transcript")
 
 
 async def get_version(session: AsyncSession, transcript_id: str, version: int | None) -> Row | None:

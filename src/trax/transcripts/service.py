@@ -15,8 +15,6 @@ from trax.transcripts import repository
 from trax.transcripts.models import Transcript, TranscriptVersion
 from trax.transcripts.schemas import TranscriptDetail, TranscriptSummary
 
-TRANSCRIPT_NOT_FOUND = "no transcript with id {ref!r}"
-TRANSCRIPT_AMBIGUOUS = "id {ref!r} matches more than one transcript; give more characters"
 VERSION_NOT_FOUND = "transcript {ref} has no version {version}"
 _PREVIEW_CHARS = 80
 
@@ -74,21 +72,11 @@ async def list_transcripts(session: AsyncSession, limit: int = 100) -> list[Tran
     return [TranscriptSummary.model_validate(_summary(r)) for r in rows]
 
 
-async def resolve_id(session: AsyncSession, ref: str) -> str:
-    """The full id for ``ref``, which may be any unique prefix of it."""
-    matches = await repository.find_by_id_prefix(session, ref.strip())
-    if not ref.strip() or not matches:
-        raise errors.NotFoundError(TRANSCRIPT_NOT_FOUND.format(ref=ref))
-    if len(matches) > 1:
-        raise errors.UsageError(TRANSCRIPT_AMBIGUOUS.format(ref=ref))
-    return matches[0]
-
-
 async def get_transcript(
     session: AsyncSession, ref: str, version: int | None = None
 ) -> TranscriptDetail:
     """One transcript at ``version`` (default: the newest)."""
-    transcript_id = await resolve_id(session, ref)
+    transcript_id = await repository.resolve_id(session, ref)
     row = await repository.get_version(session, transcript_id, version)
     if row is None:
         raise errors.NotFoundError(VERSION_NOT_FOUND.format(ref=transcript_id, version=version))
