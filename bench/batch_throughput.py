@@ -20,7 +20,7 @@ import argparse
 import json
 import sys
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import benchlib
@@ -29,15 +29,6 @@ import numpy as np
 FORMATS = (("flac", "flac"), ("mp3", "libmp3lame"), ("ogg", "libopus"), ("wav", "pcm_s16le"),
            ("m4a", "aac"))  # fmt: skip
 BAR = 1.5
-TIMES = "\N{MULTIPLICATION SIGN}"
-
-
-@dataclass(frozen=True)
-class Run:
-    kind: str
-    wall_seconds: float
-    peak_rss_mb: float
-    words: int
 
 
 def build_inputs(folder: Path, count: int, seed: int) -> float:
@@ -75,16 +66,16 @@ def child_main(argv: list[str]) -> None:
     print(json.dumps({"words": words}))
 
 
-def run_loop(args: argparse.Namespace, kind: str, folder: Path, location: str) -> Run:
+def run_loop(args: argparse.Namespace, kind: str, folder: Path, location: str) -> benchlib.Run:
     cmd = benchlib.self_command(
         __file__, "--_child", kind, str(folder), location, str(args.threads), str(args.batch_size)
     )
     done = benchlib.run_measured(cmd).check(kind)
     words = json.loads(done.stdout.strip().splitlines()[-1])["words"]
-    return Run(kind, done.wall_seconds, done.peak_rss_mb, words)
+    return benchlib.Run(kind, done.wall_seconds, done.peak_rss_mb, words)
 
 
-def run_trax(args: argparse.Namespace, folder: Path, cache: Path, work: Path) -> Run:
+def run_trax(args: argparse.Namespace, folder: Path, cache: Path, work: Path) -> benchlib.Run:
     env = benchlib.trax_env(
         benchlib.child_env(work / "pycache"), work / "data", cache,
         cpu_threads=args.threads, batch_size=args.batch_size,
@@ -95,7 +86,7 @@ def run_trax(args: argparse.Namespace, folder: Path, cache: Path, work: Path) ->
            "--output-dir", str(work / "out")]  # fmt: skip
     done = benchlib.run_measured(cmd, env=env, cwd=work).check("trax transcribe")
     words = sum(benchlib.json_word_count(p) for p in (work / "out").glob("*.json"))
-    return Run("trax", done.wall_seconds, done.peak_rss_mb, words)
+    return benchlib.Run("trax", done.wall_seconds, done.peak_rss_mb, words)
 
 
 def main() -> None:
@@ -120,15 +111,15 @@ def main() -> None:
         runs = [run_loop(args, "loop-batched", folder, location),
                 run_loop(args, "loop-plain", folder, location),
                 run_trax(args, folder, cache, Path(tmp))]  # fmt: skip
-    rows = [(r.kind, f"{r.wall_seconds:.1f}", f"{audio / r.wall_seconds:.1f}{TIMES}",
+    rows = [(r.kind, f"{r.wall_seconds:.1f}", f"{audio / r.wall_seconds:.1f}{benchlib.TIMES}",
              f"{r.peak_rss_mb:.0f}", r.words) for r in runs]  # fmt: skip
     print(
         benchlib.markdown_table(("run", "wall s", "audio s / wall s", "peak RSS MB", "words"), rows)
     )
     best_loop = min(runs[:2], key=lambda r: r.wall_seconds)
     speedup = best_loop.wall_seconds / runs[2].wall_seconds
-    print(f"Trax vs fastest plain loop ({best_loop.kind}): {speedup:.2f}{TIMES} "
-          f"(bar: {BAR}{TIMES}) {benchlib.verdict(speedup >= BAR)}")  # fmt: skip
+    print(f"Trax vs fastest plain loop ({best_loop.kind}): {speedup:.2f}{benchlib.TIMES} "
+          f"(bar: {BAR}{benchlib.TIMES}) {benchlib.verdict(speedup >= BAR)}")  # fmt: skip
     if args.json:
         benchlib.save_json(args.json, {"audio_seconds": audio, "runs": [asdict(r) for r in runs]})
 
