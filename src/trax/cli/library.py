@@ -35,8 +35,9 @@ def list_command(as_json: bool, limit: int) -> None:
             echo_json(adapter.dump_json(items, indent=2).decode())
             return
         table = Table()
-        for col in ("id", "created", "file", "lang", "duration", "model", "v", "text"):
-            table.add_column(col, overflow="ellipsis", no_wrap=col != "text")
+        for col in ("id", "created", "file", "lang", "duration", "model", "v"):
+            table.add_column(col, overflow="ellipsis", no_wrap=True, min_width=len(col))
+        table.add_column("text", overflow="ellipsis", no_wrap=True, max_width=48)
         for t in items:
             created = t.created_at.astimezone().strftime("%Y-%m-%d %H:%M")
             table.add_row(

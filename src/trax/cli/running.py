@@ -1,4 +1,4 @@
-"""Running jobs from the CLI and watching them: the in-process worker pool, live progress.
+"""Watching jobs from the CLI: live progress until they finish, and the batch report.
 
 Imported only by commands that run jobs (it pulls in the queue and, through it, the engine).
 """
@@ -18,6 +18,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from trax.captions.exports import write_text
 from trax.cli.common import err_console
 from trax.jobs import batch
 from trax.jobs.models import Job, JobStatus
@@ -74,6 +75,4 @@ async def run_or_enqueue(
 
 
 def write_report(path: Path, rows: list[dict[str, Any]]) -> None:
-    from trax.captions.exports import write_text
-
     write_text(path, json.dumps({"inputs": rows}, indent=2) + "\n")
