@@ -21,6 +21,7 @@ def list_command(as_json: bool, limit: int) -> None:
 
     async def body() -> None:
         from pydantic import TypeAdapter
+        from rich import box
         from rich.table import Table
 
         from trax.config import get_settings
@@ -34,10 +35,11 @@ def list_command(as_json: bool, limit: int) -> None:
             adapter = TypeAdapter(list[TranscriptSummary])
             echo_json(adapter.dump_json(items, indent=2).decode())
             return
-        table = Table()
-        for col in ("id", "created", "file", "lang", "duration", "model", "v"):
-            table.add_column(col, overflow="ellipsis", no_wrap=True, min_width=len(col))
-        table.add_column("text", overflow="ellipsis", no_wrap=True, max_width=48)
+        table = Table(box=box.SIMPLE_HEAD)
+        widths = {"id": 8, "created": 16, "file": 12, "lang": 4, "dur": 6, "model": 7, "v": 1}
+        for col, width in widths.items():
+            table.add_column(col, overflow="ellipsis", no_wrap=True, min_width=width)
+        table.add_column("text", overflow="ellipsis", no_wrap=True, min_width=10, max_width=48)
         for t in items:
             created = t.created_at.astimezone().strftime("%Y-%m-%d %H:%M")
             table.add_row(
