@@ -101,6 +101,19 @@ class Queue:
             raw = [m for n in names for m in client.hvals(f"{ns}:{n}.msgs")]
         return {str(dramatiq.Message.decode(m).args[0]) for m in raw}
 
+    def reachable(self) -> bool:
+        """Whether the broker answers (always, for the in-process one)."""
+        if isinstance(self.broker, StubBroker):
+            return True
+        client: Any = self.broker.client  # type: ignore[attr-defined]
+        try:
+            return bool(client.ping())
+        except OSError:
+            return False
+        except Exception as exc:  # redis-py's ConnectionError is not an OSError
+            log.warning("broker unreachable", error=str(exc))
+            return False
+
     def worker(self, threads: int) -> dramatiq.Worker:
         """An in-process worker pool on this broker (embedded mode)."""
         return dramatiq.Worker(self.broker, worker_threads=threads, worker_timeout=100)

@@ -9,7 +9,8 @@ import sys
 def test_importing_the_cli_does_not_import_the_ml_stack() -> None:
     code = (
         "import sys, trax.cli; "
-        "heavy = {'faster_whisper', 'ctranslate2', 'av', 'numpy', 'sqlalchemy', 'alembic'}; "
+        "heavy = {'faster_whisper', 'ctranslate2', 'av', 'numpy', 'sqlalchemy', 'alembic', "
+        "'dramatiq', 'fastapi', 'uvicorn'}; "
         "print(sorted(heavy & set(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -19,5 +20,15 @@ def test_importing_the_cli_does_not_import_the_ml_stack() -> None:
 def test_help_lists_every_command() -> None:
     trax = [sys.executable, "-c", "from trax.cli import main; main()"]
     out = subprocess.run([*trax, "--help"], capture_output=True, text=True, check=True).stdout
-    for command in ("transcribe", "list", "show", "export", "models", "jobs", "db"):
+    for command in (
+        "transcribe",
+        "list",
+        "show",
+        "export",
+        "models",
+        "jobs",
+        "worker",
+        "serve",
+        "db",
+    ):
         assert f"  {command} " in out

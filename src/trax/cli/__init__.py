@@ -11,6 +11,7 @@ import click
 
 from trax.cli.jobs import jobs_group
 from trax.cli.library import db, export, list_command, models, show
+from trax.cli.serve import serve
 from trax.cli.transcribe import transcribe
 from trax.cli.worker import worker
 from trax.logs import configure
@@ -27,5 +28,5 @@ def main() -> None:
     configure()
 
 
-for command in (transcribe, list_command, show, export, models, jobs_group, worker, db):
+for command in (transcribe, list_command, show, export, models, jobs_group, worker, serve, db):
     main.add_command(command)

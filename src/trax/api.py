@@ -1,0 +1,62 @@
+"""The HTTP service: ``create_app()`` with its routers, error handlers and lifespan.
+
+It uses the same runtime, services and queue as the CLI. With the embedded default the server
+also runs the in-process worker pool; with a broker configured, ``trax worker`` processes do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from trax import errors
+from trax.config import Settings, get_settings
+from trax.jobs.batch import job_runtime
+from trax.system.router import router as system_router
+
+VALIDATION_FAILED = "the request is not valid"
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    """The one JSON error shape of the API."""
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with job_runtime(settings) as (rt, queue):
+            app.state.runtime, app.state.queue = rt, queue
+            yield
+
+    app = FastAPI(title="Trax", version="0.1.0", lifespan=lifespan)
+    app.include_router(system_router)
+    app.add_exception_handler(errors.TraxError, _trax_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    return app
+
+
+async def _trax_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, errors.TraxError)
+    return JSONResponse(error_body(exc.code, exc.message), status_code=exc.http_status)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    details = [{"loc": list(e["loc"]), "message": e["msg"]} for e in exc.errors()]
+    return JSONResponse(error_body("invalid_request", VALIDATION_FAILED, details), 422)
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    code = "not_found" if exc.status_code == 404 else f"http_{exc.status_code}"
+    return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)

@@ -1,0 +1,1 @@
+"""System: liveness, readiness, version and the models this server can use."""
