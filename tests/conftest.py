@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import socket
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -209,6 +210,13 @@ def cli_env(tmp_path: Path, model_cache: Path, monkeypatch: pytest.MonkeyPatch) 
     get_settings.cache_clear()
     yield data
     get_settings.cache_clear()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def copy_media(src: Path, dest_dir: Path, name: str | None = None) -> Path:

@@ -30,17 +30,13 @@ from trax.queue import Queue
 from trax.runtime import Runtime, open_runtime
 from trax.transcripts import service as transcripts
 
+from ..conftest import free_port
+
 pytestmark = [
     pytest.mark.anyio,
     pytest.mark.skipif(not shutil.which("redis-server"), reason="no redis-server"),
 ]
 TINY = TranscribeOptions(model="tiny.en")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
