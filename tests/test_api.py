@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import anyio
 import httpx
 import pytest
+import srt
 import uvicorn
 
 from trax.api import create_app
@@ -23,9 +26,14 @@ async def migrate(settings: Settings) -> None:
         pass
 
 
+def words_of(text: str) -> list[str]:
+    return re.findall(r"[a-z']+", text.lower())
+
+
 @pytest.fixture
 def server(settings: Settings) -> Iterator[str]:
-    """A live server on a migrated throwaway database; yields its base URL."""
+    """A live server on a migrated throwaway database (uploads up to 1 MB); yields its URL."""
+    settings = settings.model_copy(update={"max_file_bytes": 1_500_000})
     anyio.run(migrate, settings)
     port = free_port()
     config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
@@ -60,3 +68,57 @@ def test_errors_have_one_json_shape(server: str) -> None:
     assert missing.json() == {
         "error": {"code": "not_found", "message": "Not Found", "details": None}
     }
+
+
+async def make_key(settings: Settings) -> str:
+    from trax.users import service
+
+    async with open_runtime(settings) as rt, rt.db.session() as s:
+        await service.create_user(s, "ada@example.com")
+        return await service.create_api_key(s, "ada@example.com")
+
+
+def test_the_openai_client_works_unchanged(
+    server: str, settings: Settings, media: Path, jfk_text: str
+) -> None:
+    import openai
+
+    key = anyio.run(make_key, settings)
+    client = openai.OpenAI(api_key=key, base_url=f"{server}/v1", max_retries=0)
+    with (media / "jfk.flac").open("rb") as audio:
+        plain = client.audio.transcriptions.create(model="tiny.en", file=audio)
+    assert words_of(plain.text) == words_of(jfk_text)
+    with (media / "jfk.flac").open("rb") as audio:
+        verbose = client.audio.transcriptions.create(
+            model="tiny.en", file=audio, response_format="verbose_json",
+            timestamp_granularities=["word"],
+        )  # fmt: skip
+    assert verbose.language == "en"
+    assert verbose.words is not None
+    assert [w.word for w in verbose.words][:3] == ["And", "so", "my"]
+    with (media / "jfk.flac").open("rb") as audio:
+        captions = client.audio.transcriptions.create(model="tiny.en", file=audio,
+                                                      response_format="srt")  # fmt: skip
+    assert list(srt.parse(str(captions)))
+    assert [m.id for m in client.models.list()][:2] == ["whisper-1", "tiny.en"]
+    bad = openai.OpenAI(api_key="trx_wrong", base_url=f"{server}/v1", max_retries=0)
+    with pytest.raises(openai.AuthenticationError):
+        bad.models.list()
+
+
+def test_oversize_upload_is_refused_and_nothing_is_kept(
+    server: str, settings: Settings, media: Path
+) -> None:
+    key = anyio.run(make_key, settings)
+    headers = {"Authorization": f"Bearer {key}"}
+    big = (media / "jfk.flac").read_bytes() * 2  # over the 1 MB limit of this server
+    with httpx.Client(base_url=server, timeout=30) as http:
+        answer = http.post(
+            "/v1/audio/transcriptions",
+            headers=headers,
+            files={"file": ("../../etc/x.flac", big)},
+            data={"model": "tiny.en"},
+        )
+    assert answer.status_code == 413
+    assert answer.json()["error"]["code"] == "media_too_large"
+    assert not any((settings.data_dir / "uploads").rglob("*.flac"))

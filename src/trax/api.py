@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from trax import errors
+from trax.compat.router import router as compat_router
 from trax.config import Settings, get_settings
 from trax.jobs.batch import job_runtime
 from trax.system.router import router as system_router
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Trax", version="0.1.0", lifespan=lifespan)
     app.include_router(system_router)
+    app.include_router(compat_router)
     app.add_exception_handler(errors.TraxError, _trax_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)

@@ -48,6 +48,13 @@ class NotFoundError(TraxError):
     http_status = 404
 
 
+class AuthError(TraxError):
+    """Missing or invalid credentials."""
+
+    code = "unauthorized"
+    http_status = 401
+
+
 class ConflictError(TraxError):
     """The request contradicts the current state (e.g. cancelling a finished job)."""
 

@@ -4,5 +4,15 @@ from trax.db import Base
 from trax.jobs.models import Job, JobStatus
 from trax.media.models import Media
 from trax.transcripts.models import Transcript, TranscriptVersion
+from trax.users.models import ApiKey, User
 
-__all__ = ["Base", "Job", "JobStatus", "Media", "Transcript", "TranscriptVersion"]
+__all__ = [
+    "ApiKey",
+    "Base",
+    "Job",
+    "JobStatus",
+    "Media",
+    "Transcript",
+    "TranscriptVersion",
+    "User",
+]

@@ -13,6 +13,7 @@ from trax.cli.jobs import jobs_group
 from trax.cli.library import db, export, list_command, models, show
 from trax.cli.serve import serve
 from trax.cli.transcribe import transcribe
+from trax.cli.users import apikeys, users
 from trax.cli.worker import worker
 from trax.logs import configure
 
@@ -28,5 +29,17 @@ def main() -> None:
     configure()
 
 
-for command in (transcribe, list_command, show, export, models, jobs_group, worker, serve, db):
+for command in (
+    transcribe,
+    list_command,
+    show,
+    export,
+    models,
+    jobs_group,
+    worker,
+    serve,
+    users,
+    apikeys,
+    db,
+):
     main.add_command(command)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
+import anyio
 import anyio.to_thread
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from trax import errors
 from trax.engine.audio import MediaProbe, probe
 from trax.media import repository
 from trax.media.models import Media
@@ -60,3 +66,36 @@ async def record(session: AsyncSession, staged: StagedMedia) -> Media:
             storage_key=staged.stored.key,
         ),
     )
+
+
+UPLOAD_TOO_LARGE = "upload is over the {limit}-byte limit"
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_filename(name: str | None) -> str:
+    """A client-supplied file name reduced to one harmless path component."""
+    base = _SAFE_NAME.sub("_", PurePosixPath((name or "").replace("\\", "/")).name).strip("._")
+    return base[:200] or "upload"
+
+
+async def save_upload(
+    root: Path, name: str | None, chunks: AsyncIterator[bytes], max_bytes: int
+) -> Path:
+    """Stream an upload into ``root/uploads/<random>/<safe name>``, refusing it (and removing
+    the partial file) as soon as it passes ``max_bytes``."""
+    folder = root / "uploads" / uuid.uuid4().hex
+    await anyio.to_thread.run_sync(lambda: folder.mkdir(parents=True, exist_ok=True))
+    target = folder / safe_filename(name)
+    size = 0
+    try:
+        async with await anyio.open_file(target, "wb") as out:
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > max_bytes:
+                    reason = UPLOAD_TOO_LARGE.format(limit=max_bytes)
+                    raise errors.MediaTooLargeError(safe_filename(name), reason)
+                await out.write(chunk)
+    except BaseException:
+        await anyio.to_thread.run_sync(lambda: shutil.rmtree(folder, ignore_errors=True))
+        raise
+    return target

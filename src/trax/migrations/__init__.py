@@ -4,4 +4,4 @@
 one query and without importing Alembic; a test checks that it matches the revision files.
 """
 
-HEAD = "8cb60925372c"
+HEAD = "05e244200e1d"

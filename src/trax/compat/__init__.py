@@ -1,0 +1,1 @@
+"""OpenAI-compatible endpoints, so existing Whisper API clients work unchanged."""

@@ -1,0 +1,55 @@
+"""Accounts: users with Argon2 password hashes, API keys stored as SHA-256 digests."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from pwdlib import PasswordHash
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from trax import errors
+from trax.db import utcnow
+from trax.users import repository
+from trax.users.models import ApiKey, User
+
+KEY_PREFIX = "trx_"
+EMAIL_TAKEN = "a user with email {email!r} already exists"
+NO_SUCH_USER = "no user with email {email!r}"
+INVALID_KEY = "invalid or missing API key"
+_passwords = PasswordHash.recommended()  # Argon2id
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+async def create_user(
+    session: AsyncSession, email: str, password: str | None = None, is_admin: bool = False
+) -> User:
+    email = email.strip().lower()
+    if await repository.by_email(session, email) is not None:
+        raise errors.ConflictError(EMAIL_TAKEN.format(email=email))
+    hashed = _passwords.hash(password) if password else None
+    user = User(email=email, password_hash=hashed, is_admin=is_admin)
+    await repository.add(session, user)
+    return user
+
+
+async def create_api_key(session: AsyncSession, email: str) -> str:
+    """A new API key for the user; the only time the plain key exists."""
+    user = await repository.by_email(session, email.strip().lower())
+    if user is None:
+        raise errors.NotFoundError(NO_SUCH_USER.format(email=email))
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    await repository.add(session, ApiKey(user_id=user.id, key_hash=_digest(key), prefix=key[:8]))
+    return key
+
+
+async def authenticate_key(session: AsyncSession, key: str) -> User:
+    found = await repository.user_for_key_hash(session, _digest(key)) if key else None
+    if found is None:
+        raise errors.AuthError(INVALID_KEY)
+    user, api_key = found
+    api_key.last_used_at = utcnow()
+    return user
