@@ -108,3 +108,15 @@ class JobAborted(TraxError):
 
 class TimeLimitExceeded(JobAborted):
     code = "time_limit"
+    http_status = 500
+
+
+def http_status_for(code: str) -> int:
+    """The HTTP status of the error with this ``code`` (as recorded on a failed job)."""
+    pending: list[type[TraxError]] = [TraxError]
+    while pending:
+        cls = pending.pop()
+        if cls.code == code:
+            return cls.http_status
+        pending.extend(cls.__subclasses__())
+    return 500

@@ -64,7 +64,6 @@ class Queue:
     def __init__(self, settings: Settings, extra: Iterable[Middleware] = ()) -> None:
         self.settings = settings
         self.broker = build_broker(settings, extra)
-        dramatiq.set_broker(self.broker)
         retries = settings.job_max_attempts - 1
 
         def transcribe(job_id: str) -> None:

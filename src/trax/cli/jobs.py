@@ -68,7 +68,7 @@ def retry(job_ids: tuple[str, ...], all_failed: bool, wait: bool) -> None:
         raise click.UsageError("give job ids or --failed (not both)")
 
     async def body() -> int:
-        from trax.cli.running import run_or_enqueue
+        from trax.cli.running import follow
         from trax.config import get_settings
         from trax.jobs import batch, service
         from trax.jobs.recovery import recover
@@ -76,11 +76,9 @@ def retry(job_ids: tuple[str, ...], all_failed: bool, wait: bool) -> None:
         async with batch.job_runtime(get_settings()) as (rt, queue):
             async with rt.db.session() as s:
                 ids = [await service.resolve_id(s, ref) for ref in job_ids] if job_ids else None
-                jobs = await service.retry(s, ids)
-            await recover(rt, queue, grace_seconds=0, only=[j.id for j in jobs])
-            err_console.print(f"retrying {len(jobs)} job(s)")
-            finished = await run_or_enqueue(rt, queue, jobs, wait) if jobs else []
-        return sum(1 for j in finished or [] if j.transcript_id is None)
+                retried = [j.id for j in await service.retry(s, ids)]
+            await recover(rt, queue, grace_seconds=0, only=retried)
+            return await follow(rt, queue, retried, "retrying", wait)
 
     raise SystemExit(1 if run(body) else 0)
 
@@ -108,17 +106,13 @@ def resume(wait: bool) -> None:
     """Finish every interrupted job: queued jobs no broker holds and jobs whose worker died."""
 
     async def body() -> int:
-        from trax.cli.running import run_or_enqueue
+        from trax.cli.running import follow
         from trax.config import get_settings
-        from trax.jobs import batch, service
+        from trax.jobs import batch
         from trax.jobs.recovery import recover
 
         async with batch.job_runtime(get_settings()) as (rt, queue):
             ids = await recover(rt, queue, grace_seconds=0)
-            err_console.print(f"resuming {len(ids)} job(s)")
-            async with rt.db.session() as s:
-                jobs = await service.get_many(s, ids)
-            finished = await run_or_enqueue(rt, queue, jobs, wait) if jobs else []
-        return sum(1 for j in finished or [] if j.transcript_id is None)
+            return await follow(rt, queue, ids, "resuming", wait)
 
     raise SystemExit(1 if run(body) else 0)

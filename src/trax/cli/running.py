@@ -22,6 +22,7 @@ from trax.captions.exports import write_text
 from trax.cli.common import err_console
 from trax.jobs import batch
 from trax.jobs.models import Job, JobStatus
+from trax.jobs.service import get_many
 from trax.queue import Queue
 from trax.runtime import Runtime
 
@@ -72,6 +73,17 @@ async def run_or_enqueue(
         err_console.print(WAITING_FOR_WORKERS.format(url=url.split("@")[-1]), highlight=False)
         return None
     return await watch(rt, jobs)
+
+
+async def follow(rt: Runtime, queue: Queue, job_ids: list[str], verb: str, wait: bool) -> int:
+    """Say what is being done, then watch the (already enqueued) jobs; returns how many failed."""
+    err_console.print(f"{verb} {len(job_ids)} job(s)")
+    if not job_ids:
+        return 0
+    async with rt.db.session() as s:
+        rows = await get_many(s, job_ids)
+    finished = await run_or_enqueue(rt, queue, rows, wait)
+    return sum(1 for j in finished or [] if j.transcript_id is None)
 
 
 def write_report(path: Path, rows: list[dict[str, Any]]) -> None:

@@ -34,7 +34,7 @@ def worker(processes: int, threads: int | None) -> None:
     if settings.broker_url is None:
         err_console.print(f"[bold red]error:[/] {NEEDS_BROKER}", highlight=False)
         raise SystemExit(2)
-    args = ["trax.worker", "--processes", str(processes)]
+    args = ["trax.worker:broker", "--processes", str(processes)]
     args += ["--threads", str(threads or settings.worker_threads)]
     parsed = make_argument_parser().parse_args(args)  # type: ignore[no-untyped-call]
     raise SystemExit(dramatiq_main(parsed))  # type: ignore[no-untyped-call]

@@ -23,7 +23,7 @@ from trax.engine.options import TranscribeOptions
 from trax.engine.result import TranscriptDocument
 from trax.jobs import batch
 from trax.jobs.models import Job
-from trax.media.service import save_upload
+from trax.media.service import UPLOAD_TOO_LARGE, safe_filename, save_upload
 from trax.queue import Queue
 from trax.runtime import Runtime
 from trax.system.router import queue, runtime
@@ -34,7 +34,6 @@ from trax.users.models import User
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 #: OpenAI's model name maps to Trax's default model.
 OPENAI_MODEL = "whisper-1"
-_FAILED_STATUS = {"bad_media": 415, "media_too_large": 413, "model_unavailable": 422}
 
 
 class ResponseFormat(StrEnum):
@@ -59,8 +58,8 @@ async def _chunks(upload: UploadFile) -> AsyncIterator[bytes]:
 async def _run(rt: Runtime, q: Queue, upload: UploadFile, options: TranscribeOptions) -> Job:
     limit = rt.settings.max_file_bytes
     if upload.size is not None and upload.size > limit:
-        reason = f"upload is over the {limit}-byte limit"
-        raise errors.MediaTooLargeError(upload.filename or "upload", reason)
+        reason = UPLOAD_TOO_LARGE.format(limit=limit)
+        raise errors.MediaTooLargeError(safe_filename(upload.filename), reason)
     path = await save_upload(rt.settings.data_dir, upload.filename, _chunks(upload), limit)
     try:
         (job,) = await batch.submit(rt, q, [path], options)
@@ -86,7 +85,7 @@ async def _transcribe(
                                 initial_prompt=prompt or None)  # fmt: skip
     done = await _run(rt, q, file, options)
     if done.transcript_id is None:
-        status = _FAILED_STATUS.get(done.error_kind or "", 500)
+        status = errors.http_status_for(done.error_kind or "")
         body = {"error": {"code": done.error_kind, "message": done.error_message, "details": None}}
         return JSONResponse(body, status_code=status)
     async with rt.db.session() as s:

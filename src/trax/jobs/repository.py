@@ -38,8 +38,12 @@ async def list_jobs(
     return list((await session.execute(stmt)).scalars())
 
 
-async def with_status(session: AsyncSession, statuses: Sequence[JobStatus]) -> list[Job]:
+async def with_status(
+    session: AsyncSession, statuses: Sequence[JobStatus], ids: Sequence[str] | None = None
+) -> list[Job]:
     stmt = sa.select(Job).where(Job.status.in_(statuses)).order_by(Job.created_at, Job.id)
+    if ids is not None:
+        stmt = stmt.where(Job.id.in_(ids))
     return list((await session.execute(stmt)).scalars())
 
 

@@ -205,11 +205,8 @@ async def recoverable(
     now = utcnow()
     grace = now - timedelta(seconds=grace_seconds)
     lost: list[Job] = []
-    candidates = await repository.with_status(session, [JobStatus.QUEUED, JobStatus.RUNNING])
-    wanted = set(only) if only is not None else None
-    for job in candidates:
-        if wanted is not None and job.id not in wanted:
-            continue
+    unfinished = [JobStatus.QUEUED, JobStatus.RUNNING]
+    for job in await repository.with_status(session, unfinished, only):
         if job.status is JobStatus.QUEUED:
             if job.id not in held and (job.enqueued_at is None or job.enqueued_at < grace):
                 lost.append(job)
