@@ -19,7 +19,15 @@ from trax import errors
 from trax.compat.router import router as compat_router
 from trax.config import Settings, get_settings
 from trax.jobs.batch import job_runtime
+from trax.jobs.router import router as jobs_router
+from trax.media.router import router as media_router
+from trax.notifications.router import router as notifications_router
+from trax.projects.router import router as projects_router
 from trax.system.router import router as system_router
+from trax.transcripts.router import router as transcripts_router
+from trax.users.auth import LoginLimiter
+from trax.users.router import router as users_router
+from trax.webhooks.router import router as webhooks_router
 
 VALIDATION_FAILED = "the request is not valid"
 
@@ -39,8 +47,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
 
     app = FastAPI(title="Trax", version="0.1.0", lifespan=lifespan)
-    app.include_router(system_router)
-    app.include_router(compat_router)
+    app.state.login_limiter = LoginLimiter(settings)
+    for router in (
+        system_router,
+        users_router,
+        projects_router,
+        media_router,
+        transcripts_router,
+        jobs_router,
+        webhooks_router,
+        notifications_router,
+        compat_router,
+    ):
+        app.include_router(router)
     app.add_exception_handler(errors.TraxError, _trax_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
@@ -49,7 +68,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 async def _trax_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.TraxError)
-    return JSONResponse(error_body(exc.code, exc.message), status_code=exc.http_status)
+    headers = {}
+    if isinstance(exc, errors.AuthError):
+        headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, errors.RateLimitedError):
+        headers["Retry-After"] = str(exc.retry_after)
+    body = error_body(exc.code, exc.message)
+    return JSONResponse(body, status_code=exc.http_status, headers=headers)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

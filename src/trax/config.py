@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal, Self
 
 from platformdirs import user_cache_dir, user_data_dir
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MB = 1024 * 1024
+S3_BUCKET_REQUIRED = "TRAX_STORAGE_BACKEND=s3 needs a bucket: set TRAX_S3_BUCKET"
 
 
 def _default_threads() -> int:
@@ -72,11 +74,70 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(
         default=15.0, gt=0, description="How often workers look for lost or stalled jobs."
     )
+    storage_backend: Literal["local", "s3"] = Field(
+        default="local",
+        description="Where media bytes are kept: under <data_dir>, or in an S3-compatible bucket.",
+    )
+    s3_bucket: str | None = Field(
+        default=None, description="The bucket (must exist) when the storage backend is s3."
+    )
+    s3_prefix: str = Field(default="", description="Key prefix inside the bucket, e.g. `trax/`.")
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        description="URL of an S3-compatible server (MinIO, Ceph …); default: AWS S3.",
+    )
+    s3_region: str | None = Field(
+        default=None, description="S3 region; default: boto3's usual configuration."
+    )
+    s3_access_key_id: str | None = Field(
+        default=None, description="S3 access key; default: boto3's usual credential chain."
+    )
+    s3_secret_access_key: SecretStr | None = Field(
+        default=None, description="S3 secret key; default: boto3's usual credential chain."
+    )
+    jwt_secret: SecretStr | None = Field(
+        default=None,
+        description="Key that signs access tokens; default: generated once into "
+        "<data_dir>/jwt-secret. Set it when several API hosts share one database.",
+    )
+    access_token_minutes: float = Field(
+        default=15.0, gt=0, description="Lifetime of a JWT access token."
+    )
+    allow_registration: bool = Field(
+        default=True, description="Whether anyone may create an account with the API."
+    )
+    login_rate_limit: str = Field(
+        default="10/minute",
+        description="Login attempts allowed per client address and email (limits syntax); "
+        "counted in Redis when a broker URL is set, else in process.",
+    )
+    outbound_allow_loopback: bool = Field(
+        default=False,
+        description="Let URL ingest and webhooks reach 127.0.0.1/::1 (local development only).",
+    )
+    outbound_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="Connect/read timeout of URL downloads and webhooks."
+    )
+    webhook_max_attempts: int = Field(
+        default=8, ge=1, description="Delivery attempts before a webhook delivery fails."
+    )
+    webhook_min_backoff_seconds: float = Field(
+        default=5.0, gt=0, description="First retry delay of a failed delivery (doubles, jitter)."
+    )
+    webhook_max_backoff_seconds: float = Field(
+        default=3600.0, gt=0, description="Longest delay between delivery attempts."
+    )
 
     @field_validator("data_dir", "model_cache_dir")
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @model_validator(mode="after")
+    def _s3_needs_a_bucket(self) -> Self:
+        if self.storage_backend == "s3" and not self.s3_bucket:
+            raise ValueError(S3_BUCKET_REQUIRED)
+        return self
 
     @property
     def resolved_database_url(self) -> str:

@@ -55,6 +55,24 @@ class AuthError(TraxError):
     http_status = 401
 
 
+class ForbiddenError(TraxError):
+    """Authenticated, but not allowed (e.g. registration is closed)."""
+
+    code = "forbidden"
+    http_status = 403
+
+
+class RateLimitedError(TraxError):
+    """Too many attempts; try again after ``retry_after`` seconds."""
+
+    code = "rate_limited"
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class ConflictError(TraxError):
     """The request contradicts the current state (e.g. cancelling a finished job)."""
 
@@ -120,3 +138,53 @@ def http_status_for(code: str) -> int:
             return cls.http_status
         pending.extend(cls.__subclasses__())
     return 500
+
+
+class TransientJobError(Exception):
+    """Raised to the broker after a job was put back in the queue: retry it with backoff."""
+
+
+# Outbound HTTP (URL ingest, webhooks): shown after the URL.
+UNSAFE_SCHEME = "only http and https URLs are allowed, not {scheme!r}"
+UNSAFE_NO_HOST = "the URL has no host"
+UNSAFE_USERINFO = "credentials in the URL are not allowed"
+UNSAFE_ADDRESS = "{address} is not a public address ({kind}); refused before connecting"
+UNSAFE_HOST = (
+    "{host} resolves to {address}, not a public address ({kind}); refused before connecting"
+)
+UNRESOLVABLE = "cannot resolve host {host!r}: {detail}"
+REMOTE_STATUS = "the server answered HTTP {status}"
+REMOTE_TIMEOUT = "no answer within {seconds:g} s ({detail})"
+REMOTE_UNREACHABLE = "cannot connect or read: {detail}"
+TOO_MANY_REDIRECTS = "more than {limit} redirects"
+DOWNLOAD_TOO_LARGE = "download is over the {limit}-byte limit"
+DECLARED_TOO_LARGE = "Content-Length {size} is over the {limit}-byte limit"
+
+
+class OutboundError(TraxError):
+    """An outbound request (URL download, webhook delivery) failed. Names the URL and the reason.
+
+    Permanent: the same request would fail the same way (e.g. HTTP 404)."""
+
+    code = "outbound_failed"
+    http_status = 502
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"{url}: {reason}")
+        self.url = url
+        self.reason = reason
+
+
+class OutboundUnavailableError(OutboundError):
+    """Timeout, refused connection, HTTP 5xx/408/429: may work later."""
+
+    code = "outbound_unavailable"
+    permanent = False
+
+
+class UnsafeUrlError(OutboundError):
+    """A URL Trax will not fetch: not http(s), has credentials, or points at a private,
+    loopback, link-local or otherwise non-public address (server-side request forgery guard)."""
+
+    code = "unsafe_url"
+    http_status = 400

@@ -3,8 +3,10 @@
 from trax.db import Base
 from trax.jobs.models import Job, JobStatus
 from trax.media.models import Media
+from trax.projects.models import Project
 from trax.transcripts.models import Transcript, TranscriptVersion
 from trax.users.models import ApiKey, User
+from trax.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ApiKey",
@@ -12,7 +14,11 @@ __all__ = [
     "Job",
     "JobStatus",
     "Media",
+    "Project",
     "Transcript",
     "TranscriptVersion",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

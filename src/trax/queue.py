@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import dramatiq
 import structlog
@@ -23,11 +23,12 @@ from dramatiq.middleware import Middleware, Retries, ShutdownNotifications, Time
 
 from trax.config import Settings
 from trax.executor import executor_for
+from trax.jobs.service import TRANSCRIBE, WEBHOOK, Delivery, JobRef
 from trax.runtime import Runtime
 from trax.transcripts.tasks import run_transcribe
+from trax.webhooks.tasks import run_delivery
 
 log = structlog.get_logger(__name__)
-TRANSCRIBE_QUEUE = "transcribe"
 _DELAY_SUFFIX = ".DQ"
 #: Backoff between retries of a transient failure (Dramatiq adds jitter).
 MIN_BACKOFF_MS = 2_000
@@ -36,12 +37,8 @@ MAX_BACKOFF_MS = 120_000
 _TIME_LIMIT_MARGIN_S = 300
 
 
-class Delivery(Protocol):
-    """What the job services need from a broker."""
-
-    def enqueue(self, job_ids: Sequence[str]) -> None: ...
-
-    def held_job_ids(self) -> set[str]: ...
+#: A job kind's runner: ``run(runtime, delivery, job_id)``, on the process's event loop.
+Runner = Callable[[Runtime, Delivery, str], Awaitable[object]]
 
 
 def build_broker(settings: Settings, extra: Iterable[Middleware] = ()) -> dramatiq.Broker:
@@ -59,39 +56,67 @@ def build_broker(settings: Settings, extra: Iterable[Middleware] = ()) -> dramat
 
 
 class Queue:
-    """The process's broker and its actors."""
+    """The process's broker and one actor per job kind."""
 
     def __init__(self, settings: Settings, extra: Iterable[Middleware] = ()) -> None:
         self.settings = settings
         self.broker = build_broker(settings, extra)
-        retries = settings.job_max_attempts - 1
+        self.actors: dict[str, dramatiq.Actor[[str], None]] = {}
+        self._add(
+            TRANSCRIBE,
+            run_transcribe,
+            retries=settings.job_max_attempts - 1,
+            backoff_ms=(MIN_BACKOFF_MS, MAX_BACKOFF_MS),
+            time_limit_s=settings.job_time_limit_seconds + _TIME_LIMIT_MARGIN_S,
+        )
+        self._add(
+            WEBHOOK,
+            run_delivery,
+            retries=settings.webhook_max_attempts - 1,
+            backoff_ms=(
+                int(settings.webhook_min_backoff_seconds * 1000),
+                int(settings.webhook_max_backoff_seconds * 1000),
+            ),
+            time_limit_s=settings.outbound_timeout_seconds * 4 + _TIME_LIMIT_MARGIN_S,
+        )
 
-        def transcribe(job_id: str) -> None:
+    def _add(
+        self,
+        kind: str,
+        run: Runner,
+        *,
+        retries: int,
+        backoff_ms: tuple[int, int],
+        time_limit_s: float,
+    ) -> None:
+        settings = self.settings
+
+        def perform(job_id: str) -> None:
             """Actor: hand the job to this process's event loop (one per process)."""
-            executor_for(settings).call(run_transcribe, job_id)
+            executor_for(settings).call(run, self, job_id)
 
-        self.transcribe = dramatiq.actor(
+        self.actors[kind] = dramatiq.actor(
             broker=self.broker,
-            actor_name="transcribe",
-            queue_name=TRANSCRIBE_QUEUE,
-            time_limit=int((settings.job_time_limit_seconds + _TIME_LIMIT_MARGIN_S) * 1000),
+            actor_name=kind,
+            queue_name=kind,
+            time_limit=int(time_limit_s * 1000),
             max_retries=retries,
-            min_backoff=MIN_BACKOFF_MS,
-            max_backoff=MAX_BACKOFF_MS,
+            min_backoff=backoff_ms[0],
+            max_backoff=backoff_ms[1],
             retry_when=lambda attempt, _exc: attempt < retries,
-        )(transcribe)
+        )(perform)
 
     @property
     def embedded(self) -> bool:
         return isinstance(self.broker, StubBroker)
 
-    def enqueue(self, job_ids: Sequence[str]) -> None:
-        for job_id in job_ids:
-            self.transcribe.send(job_id)
+    def enqueue(self, jobs: Sequence[JobRef]) -> None:
+        for job in jobs:
+            self.actors[job.kind].send(job.id)
 
     def held_job_ids(self) -> set[str]:
         """Ids of the jobs whose messages the broker holds (waiting, delayed or in flight)."""
-        names = [TRANSCRIBE_QUEUE, TRANSCRIBE_QUEUE + _DELAY_SUFFIX]
+        names = [n for kind in self.actors for n in (kind, kind + _DELAY_SUFFIX)]
         if isinstance(self.broker, StubBroker):
             raw: list[bytes] = [m for n in names for m in list(self.broker.queues[n].queue)]
         else:

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from trax import db as dbmod
 from trax import errors
-from trax.config import Settings
+from trax.config import S3_BUCKET_REQUIRED, Settings
 from trax.migrations import HEAD
-from trax.storage import LocalStorage, Storage
+from trax.storage import LocalStorage, S3Storage, Storage, s3_client
 
 DB_NOT_MIGRATED = "the database at {url} is not at the newest schema: run `trax db upgrade`"
 
@@ -24,6 +24,27 @@ class Runtime:
     settings: Settings
     db: dbmod.Database
     storage: Storage
+
+
+def build_storage(settings: Settings) -> Storage:
+    """Local storage under the data directory, or the configured S3-compatible bucket."""
+    if settings.storage_backend == "local":
+        return LocalStorage(settings.data_dir)
+    if settings.s3_bucket is None:  # Settings refuses this already; keep the type checker honest
+        raise errors.ConfigError(S3_BUCKET_REQUIRED)
+    secret = settings.s3_secret_access_key
+    client = s3_client(
+        endpoint_url=settings.s3_endpoint_url,
+        region=settings.s3_region,
+        access_key_id=settings.s3_access_key_id,
+        secret_access_key=secret.get_secret_value() if secret else None,
+    )
+    return S3Storage(
+        client,
+        settings.s3_bucket,
+        prefix=settings.s3_prefix,
+        scratch_dir=settings.data_dir / "scratch",
+    )
 
 
 @asynccontextmanager
@@ -44,6 +65,6 @@ async def open_runtime(
                 url = database.url.render_as_string(hide_password=True)
                 raise errors.ConfigError(DB_NOT_MIGRATED.format(url=url))
             await dbmod.upgrade(database)
-        yield Runtime(settings=settings, db=database, storage=LocalStorage(settings.data_dir))
+        yield Runtime(settings=settings, db=database, storage=build_storage(settings))
     finally:
         await database.dispose()

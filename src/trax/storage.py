@@ -1,19 +1,42 @@
-"""Where media bytes live. A small protocol with a local-disk implementation.
+"""Where media bytes live: a small protocol with local-disk and S3-compatible implementations.
 
-Objects are content-addressed: the key is derived from the SHA-256 computed while the bytes are
-copied in, so storing the same file twice keeps one copy.
+Objects are content-addressed: the key is derived from the SHA-256 of the bytes, so storing the
+same file twice keeps one copy. Keys are relative to the storage (``media/ab/<sha256>.flac``), so
+the same key names the same bytes on every backend. Methods block: async callers run them in a
+thread.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Protocol
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Protocol
+
+import boto3.session
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 _CHUNK = 1 << 20
+_PART = 8 * _CHUNK
+#: Multipart above 8 MiB in 8 MiB parts, at most 4 in flight, and at most 8 downloaded chunks
+#: (256 KiB each) waiting for the disk: memory stays bounded whatever the file size.
+_TRANSFER = TransferConfig(
+    multipart_threshold=_PART,
+    multipart_chunksize=_PART,
+    max_concurrency=4,
+    max_io_queue=8,
+    use_threads=True,
+)
+NO_SUCH_OBJECT = "no stored object with key {key!r}"
 
 
 @dataclass(frozen=True)
@@ -28,11 +51,23 @@ class Storage(Protocol):
         """Copy ``source`` in, hashing it on the way; returns where it went."""
         ...
 
-    def local_path(self, key: str) -> Path:
-        """A local file path with the object's bytes (for decoding)."""
+    def local_copy(self, key: str) -> contextlib.AbstractContextManager[Path]:
+        """A local file with the object's bytes while the context is open (for decoding).
+
+        Raises :class:`FileNotFoundError` when there is no such object.
+        """
         ...
 
-    def delete(self, key: str) -> None: ...
+    def exists(self, key: str) -> bool: ...
+
+    def delete(self, key: str) -> None:
+        """Remove the object; no error when it is already gone."""
+        ...
+
+
+def content_key(sha256: str, suffix: str) -> str:
+    """The storage key of bytes with this digest: ``media/ab/<sha256><suffix>``."""
+    return f"media/{sha256[:2]}/{sha256}{suffix.lower()}"
 
 
 class LocalStorage:
@@ -55,7 +90,7 @@ class LocalStorage:
                     dst.write(block)
                     size += len(block)
             sha = digest.hexdigest()
-            key = f"media/{sha[:2]}/{sha}{suffix.lower()}"
+            key = content_key(sha, suffix)
             target = self.root / key
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp, target)
@@ -69,5 +104,118 @@ class LocalStorage:
             raise ValueError(f"storage key escapes the storage root: {key}")
         return path
 
+    @contextlib.contextmanager
+    def local_copy(self, key: str) -> Iterator[Path]:
+        """The stored file itself: no copy is made."""
+        path = self.local_path(key)
+        if not path.is_file():
+            raise FileNotFoundError(NO_SUCH_OBJECT.format(key=key))
+        yield path
+
+    def exists(self, key: str) -> bool:
+        return self.local_path(key).is_file()
+
     def delete(self, key: str) -> None:
         self.local_path(key).unlink(missing_ok=True)
+
+
+def s3_client(
+    *,
+    endpoint_url: str | None = None,
+    region: str | None = None,
+    access_key_id: str | None = None,
+    secret_access_key: str | None = None,
+) -> S3Client:
+    """A thread-safe S3 client. Credentials not given come from boto3's usual chain.
+
+    With an ``endpoint_url`` (MinIO, moto, Ceph …) buckets are addressed by path, which every
+    S3-compatible server understands, instead of by host name.
+    """
+    session = boto3.session.Session(
+        aws_access_key_id=access_key_id,
+        aws_secret_access_key=secret_access_key,
+        region_name=region,
+    )
+    config = Config(
+        s3={"addressing_style": "path" if endpoint_url else "auto"}, retries={"mode": "standard"}
+    )
+    return session.client("s3", endpoint_url=endpoint_url, config=config)
+
+
+def _is_missing(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}
+
+
+class S3Storage:
+    """Objects in an S3 bucket under ``prefix``: ``<prefix>/media/ab/<sha256><suffix>``.
+
+    Uploads and downloads stream in parts (never a whole file in memory). Decoding needs a local
+    file, so :meth:`local_copy` downloads to ``scratch_dir`` for as long as it is open.
+    """
+
+    def __init__(
+        self, client: S3Client, bucket: str, *, scratch_dir: Path, prefix: str = ""
+    ) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.scratch_dir = scratch_dir
+        stripped = prefix.strip("/")
+        self.prefix = f"{stripped}/" if stripped else ""
+
+    def _name(self, key: str) -> str:
+        return self.prefix + key
+
+    def _size(self, key: str) -> int | None:
+        """The stored object's size, or None when there is none."""
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=self._name(key))
+        except ClientError as exc:
+            if _is_missing(exc):
+                return None
+            raise
+        return head["ContentLength"]
+
+    def put_file(self, source: Path, suffix: str) -> StoredObject:
+        digest = hashlib.sha256()
+        size = 0
+        with source.open("rb") as src:
+            while block := src.read(_CHUNK):
+                digest.update(block)
+                size += len(block)
+        sha = digest.hexdigest()
+        key = content_key(sha, suffix)
+        # Content-addressed: an object of the same size under this key holds these bytes
+        # (S3 makes an object visible only once its upload is complete).
+        if self._size(key) != size:
+            self.client.upload_file(
+                str(source),
+                self.bucket,
+                self._name(key),
+                ExtraArgs={"Metadata": {"sha256": sha}},
+                Config=_TRANSFER,
+            )
+        return StoredObject(key=key, sha256=sha, size=size)
+
+    @contextlib.contextmanager
+    def local_copy(self, key: str) -> Iterator[Path]:
+        """Download to a private temporary file in ``scratch_dir``; removed on exit."""
+        self.scratch_dir.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=self.scratch_dir, suffix=PurePosixPath(key).suffix)
+        os.close(fd)
+        path = Path(name)
+        try:
+            try:
+                self.client.download_file(self.bucket, self._name(key), name, Config=_TRANSFER)
+            except ClientError as exc:
+                if _is_missing(exc):
+                    raise FileNotFoundError(NO_SUCH_OBJECT.format(key=key)) from exc
+                raise
+            yield path
+        finally:
+            path.unlink(missing_ok=True)
+
+    def exists(self, key: str) -> bool:
+        return self._size(key) is not None
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._name(key))

@@ -21,7 +21,7 @@ from trax.engine.options import TranscribeOptions
 from trax.jobs import service as jobs
 from trax.jobs.models import Job
 from trax.jobs.recovery import recover
-from trax.queue import Delivery, Queue
+from trax.queue import Queue
 from trax.runtime import Runtime, open_runtime
 
 POLL_SECONDS = 0.5
@@ -48,7 +48,7 @@ async def job_runtime(settings: Settings) -> AsyncIterator[tuple[Runtime, Queue]
 
 
 async def submit(
-    rt: Runtime, queue: Delivery, inputs: Sequence[Path], options: TranscribeOptions
+    rt: Runtime, queue: jobs.Delivery, inputs: Sequence[Path], options: TranscribeOptions
 ) -> list[Job]:
     """Record one job per input (reusing unfinished ones), commit, then enqueue what needs it."""
     sources = [str(p.absolute()) for p in inputs]

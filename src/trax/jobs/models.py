@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from trax.db import Base, IdMixin, JSONType, UTCDateTime
+from trax.db import Base, IdMixin, JSONType, UTCDateTime, utcnow
 
 
 class JobStatus(StrEnum):
@@ -28,6 +28,9 @@ class Job(IdMixin, Base):
     __tablename__ = "jobs"
 
     kind: Mapped[str] = mapped_column(sa.String(32))
+    owner_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     status: Mapped[JobStatus] = mapped_column(
         sa.Enum(
             JobStatus, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]
@@ -53,3 +56,6 @@ class Job(IdMixin, Base):
     enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, onupdate=utcnow, index=True
+    )

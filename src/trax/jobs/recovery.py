@@ -12,7 +12,6 @@ from collections.abc import Sequence
 import anyio.to_thread
 
 from trax.jobs import service as jobs
-from trax.queue import Delivery
 from trax.runtime import Runtime
 
 #: Queued jobs younger than this are left alone: their enqueue may still be on its way.
@@ -20,18 +19,18 @@ SWEEP_GRACE_SECONDS = 10.0
 
 
 async def recover(
-    rt: Runtime, queue: Delivery, *, grace_seconds: float, only: Sequence[str] | None = None
+    rt: Runtime, queue: jobs.Delivery, *, grace_seconds: float, only: Sequence[str] | None = None
 ) -> list[str]:
     """Enqueue every lost job (of ``only``, if given); returns their ids."""
     held = await anyio.to_thread.run_sync(queue.held_job_ids)
     async with rt.db.session() as s:
         lost = await jobs.recoverable(s, held, grace_seconds, only)
         await jobs.mark_enqueued(s, lost)
-        ids = [j.id for j in lost]
-    await anyio.to_thread.run_sync(queue.enqueue, ids)  # after the commit
-    return ids
+        refs = [jobs.JobRef.of(j) for j in lost]
+    await anyio.to_thread.run_sync(queue.enqueue, refs)  # after the commit
+    return [r.id for r in refs]
 
 
-async def sweep(rt: Runtime, queue: Delivery) -> list[str]:
+async def sweep(rt: Runtime, queue: jobs.Delivery) -> list[str]:
     """The periodic sweep of a worker process over every job."""
     return await recover(rt, queue, grace_seconds=SWEEP_GRACE_SECONDS)

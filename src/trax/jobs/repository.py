@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from trax.db import resolve_id_prefix
 from trax.jobs.models import Job, JobStatus
+from trax.pagination import PageRequest, keyset
 
 
 async def get(session: AsyncSession, job_id: str) -> Job | None:
@@ -104,3 +105,35 @@ async def heartbeat(
     )
     result = await session.execute(stmt)
     return bool(getattr(result, "rowcount", 0) == 1)
+
+
+async def list_page(
+    session: AsyncSession, owner_id: str, status: JobStatus | None, page: PageRequest
+) -> list[Job]:
+    stmt = sa.select(Job).where(Job.owner_id == owner_id)
+    if status is not None:
+        stmt = stmt.where(Job.status == status)
+    return list((await session.scalars(keyset(stmt, Job.created_at, Job.id, page))).all())
+
+
+async def unfinished_for_media(
+    session: AsyncSession, kind: str, media_id: str, owner_id: str
+) -> list[Job]:
+    stmt = sa.select(Job).where(
+        Job.kind == kind,
+        Job.media_id == media_id,
+        Job.owner_id == owner_id,
+        Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]),
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def changed_since(
+    session: AsyncSession, owner_id: str, since: datetime, kinds: Sequence[str]
+) -> list[Job]:
+    stmt = (
+        sa.select(Job)
+        .where(Job.owner_id == owner_id, Job.updated_at >= since, Job.kind.in_(kinds))
+        .order_by(Job.updated_at, Job.id)
+    )
+    return list((await session.scalars(stmt)).all())

@@ -11,7 +11,7 @@ import os
 import socket
 from collections.abc import Container, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +20,8 @@ from trax.db import new_id, utcnow
 from trax.jobs import repository
 from trax.jobs.models import Job, JobStatus
 from trax.jobs.schemas import JobView
+from trax.media.models import Media
+from trax.pagination import PageRequest, paged
 
 JOB_NOT_FOUND = "no job with id {job_id!r}"
 CANNOT_CANCEL = "job {job_id} has already {status}"
@@ -27,6 +29,26 @@ CANNOT_RETRY = "job {job_id} is {status}; only failed or cancelled jobs can be r
 CANCELLED_BY_USER = "cancelled by user"
 LEASE_LOST = "job {job_id} is no longer ours (now {status})"
 TRANSCRIBE = "transcribe"
+WEBHOOK = "webhook"
+
+
+class JobRef(NamedTuple):
+    """What a broker message needs: the job's kind (which actor) and its id."""
+
+    kind: str
+    id: str
+
+    @classmethod
+    def of(cls, job: Job) -> JobRef:
+        return cls(job.kind, job.id)
+
+
+class Delivery(Protocol):
+    """What the job services need from a broker (:class:`trax.queue.Queue`)."""
+
+    def enqueue(self, jobs: Sequence[JobRef]) -> None: ...
+
+    def held_job_ids(self) -> set[str]: ...
 
 
 def this_owner() -> str:
@@ -68,11 +90,54 @@ async def submit(
     return [by_source[s] for s in sources]
 
 
-async def get(session: AsyncSession, job_id: str) -> Job:
+async def create(
+    session: AsyncSession,
+    kind: str,
+    source: str,
+    options: dict[str, Any],
+    owner_id: str | None = None,
+    media_id: str | None = None,
+) -> Job:
+    """A new queued job; the caller enqueues it after its unit of work commits."""
+    job = Job(kind=kind, source=source, options=options, owner_id=owner_id, media_id=media_id)
+    await repository.add_all(session, [job])
+    return job
+
+
+async def get(session: AsyncSession, job_id: str, owner_id: str | None = None) -> Job:
+    """The job; with ``owner_id``, only if that user owns it (another's job is not found)."""
     job = await repository.get(session, job_id)
-    if job is None:
+    if job is None or (owner_id is not None and job.owner_id != owner_id):
         raise errors.NotFoundError(JOB_NOT_FOUND.format(job_id=job_id))
     return job
+
+
+async def submit_for_media(
+    session: AsyncSession, kind: str, media: Media, options: dict[str, Any], owner_id: str
+) -> Job:
+    """A job on stored media; an unfinished one with the same options is reused."""
+    for job in await repository.unfinished_for_media(session, kind, media.id, owner_id):
+        if job.options == options:
+            return job
+    return await create(session, kind, media.filename, options, owner_id, media.id)
+
+
+async def list_page(
+    session: AsyncSession, owner_id: str, status: JobStatus | None, page: PageRequest
+) -> tuple[list[JobView], str | None]:
+    rows, cursor = paged(
+        await repository.list_page(session, owner_id, status, page),
+        page,
+        lambda j: (j.created_at, j.id),
+    )
+    return [JobView.model_validate(j) for j in rows], cursor
+
+
+async def changed_since(
+    session: AsyncSession, owner_id: str, since: datetime, kinds: Sequence[str] = (TRANSCRIBE,)
+) -> list[Job]:
+    """The owner's jobs updated after ``since``, oldest change first (live notifications)."""
+    return await repository.changed_since(session, owner_id, since, kinds)
 
 
 async def resolve_id(session: AsyncSession, ref: str) -> str:
@@ -151,6 +216,15 @@ async def succeed(
     return job
 
 
+async def complete(session: AsyncSession, job_id: str, owner: str, stage: str = "done") -> Job:
+    """Finish a job that produces no transcript (a webhook delivery)."""
+    job = await _owned(session, job_id, owner)
+    _finish(job, JobStatus.SUCCEEDED)
+    job.progress, job.stage = 1.0, stage
+    job.error_kind = job.error_message = None
+    return job
+
+
 async def fail(session: AsyncSession, job_id: str, owner: str, kind: str, message: str) -> Job:
     job = await _owned(session, job_id, owner)
     _finish(job, JobStatus.FAILED)
@@ -168,9 +242,9 @@ async def requeue(session: AsyncSession, job_id: str, owner: str, kind: str, mes
     return job
 
 
-async def cancel(session: AsyncSession, job_id: str) -> Job:
+async def cancel(session: AsyncSession, job_id: str, owner_id: str | None = None) -> Job:
     """Cancel a queued or running job (a running one stops at its next heartbeat)."""
-    job = await get(session, job_id)
+    job = await get(session, job_id, owner_id)
     if job.status.finished:
         raise errors.ConflictError(CANNOT_CANCEL.format(job_id=job_id, status=job.status.value))
     _finish(job, JobStatus.CANCELLED)
@@ -178,12 +252,14 @@ async def cancel(session: AsyncSession, job_id: str) -> Job:
     return job
 
 
-async def retry(session: AsyncSession, job_ids: Sequence[str] | None = None) -> list[Job]:
+async def retry(
+    session: AsyncSession, job_ids: Sequence[str] | None = None, owner_id: str | None = None
+) -> list[Job]:
     """Queue failed or cancelled jobs again (``None``: every failed job) with fresh attempts."""
     if job_ids is None:
         jobs = await repository.with_status(session, [JobStatus.FAILED])
     else:
-        jobs = [await get(session, i) for i in job_ids]
+        jobs = [await get(session, i, owner_id) for i in job_ids]
     for job in jobs:
         if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
             raise errors.ConflictError(CANNOT_RETRY.format(job_id=job.id, status=job.status.value))

@@ -7,11 +7,22 @@ from trax.db import Base, IdMixin
 
 
 class Media(IdMixin, Base):
-    """One stored media file, identified by the SHA-256 of its bytes."""
+    """One stored media file of one owner, identified by the SHA-256 of its bytes.
+
+    Media added with the CLI has no owner (the operator's library). Storage is content-addressed,
+    so two owners' rows for the same bytes share one stored object.
+    """
 
     __tablename__ = "media"
+    __table_args__ = (sa.UniqueConstraint("owner_id", "sha256"),)
 
-    sha256: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    owner_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    project_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("projects.id", ondelete="SET NULL"), index=True
+    )
+    sha256: Mapped[str] = mapped_column(sa.String(64), index=True)
     filename: Mapped[str] = mapped_column(sa.String(1024))
     size_bytes: Mapped[int] = mapped_column(sa.BigInteger)
     duration: Mapped[float | None] = mapped_column(sa.Float)

@@ -4,18 +4,39 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trax.media.models import Media
+from trax.pagination import PageRequest, keyset
 
 
 async def get(session: AsyncSession, media_id: str) -> Media | None:
     return await session.get(Media, media_id)
 
 
-async def get_by_sha256(session: AsyncSession, sha256: str) -> Media | None:
-    result = await session.execute(sa.select(Media).where(Media.sha256 == sha256))
-    return result.scalar_one_or_none()
+async def get_by_sha256(session: AsyncSession, sha256: str, owner_id: str | None) -> Media | None:
+    owner = Media.owner_id.is_(None) if owner_id is None else Media.owner_id == owner_id
+    result = await session.execute(sa.select(Media).where(Media.sha256 == sha256, owner))
+    return result.scalars().first()
 
 
 async def add(session: AsyncSession, media: Media) -> Media:
     session.add(media)
     await session.flush()
     return media
+
+
+async def list_page(
+    session: AsyncSession, owner_id: str, project_id: str | None, page: PageRequest
+) -> list[Media]:
+    stmt = sa.select(Media).where(Media.owner_id == owner_id)
+    if project_id is not None:
+        stmt = stmt.where(Media.project_id == project_id)
+    return list((await session.scalars(keyset(stmt, Media.created_at, Media.id, page))).all())
+
+
+async def delete(session: AsyncSession, media: Media) -> None:
+    await session.delete(media)
+    await session.flush()
+
+
+async def storage_key_in_use(session: AsyncSession, key: str) -> bool:
+    stmt = sa.select(sa.func.count()).select_from(Media).where(Media.storage_key == key)
+    return bool(await session.scalar(stmt))

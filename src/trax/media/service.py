@@ -17,6 +17,7 @@ from trax import errors
 from trax.engine.audio import MediaProbe, probe
 from trax.media import repository
 from trax.media.models import Media
+from trax.pagination import PageRequest, paged
 from trax.storage import Storage, StoredObject
 
 
@@ -47,15 +48,22 @@ async def stage_file(storage: Storage, path: Path, limits: Limits) -> StagedMedi
     return StagedMedia(probe=probed, stored=stored, filename=path.name)
 
 
-async def record(session: AsyncSession, staged: StagedMedia) -> Media:
-    """The media row for these bytes: the existing one, or a new one."""
-    existing = await repository.get_by_sha256(session, staged.stored.sha256)
+async def record(
+    session: AsyncSession,
+    staged: StagedMedia,
+    owner_id: str | None = None,
+    project_id: str | None = None,
+) -> Media:
+    """The owner's media row for these bytes: the existing one, or a new one."""
+    existing = await repository.get_by_sha256(session, staged.stored.sha256, owner_id)
     if existing is not None:
         return existing
     p = staged.probe
     return await repository.add(
         session,
         Media(
+            owner_id=owner_id,
+            project_id=project_id,
             sha256=staged.stored.sha256,
             filename=staged.filename,
             size_bytes=staged.stored.size,
@@ -66,6 +74,34 @@ async def record(session: AsyncSession, staged: StagedMedia) -> Media:
             storage_key=staged.stored.key,
         ),
     )
+
+
+MEDIA_NOT_FOUND = "no media with id {media_id!r}"
+
+
+async def get_media(session: AsyncSession, media_id: str, owner_id: str | None) -> Media:
+    """The media row, if ``owner_id`` owns it (``None``: the operator, who sees everything).
+    Another owner's media is reported as not found, never as forbidden."""
+    media = await repository.get(session, media_id)
+    if media is None or (owner_id is not None and media.owner_id != owner_id):
+        raise errors.NotFoundError(MEDIA_NOT_FOUND.format(media_id=media_id))
+    return media
+
+
+async def list_media(
+    session: AsyncSession, owner_id: str, project_id: str | None, page: PageRequest
+) -> tuple[list[Media], str | None]:
+    rows = await repository.list_page(session, owner_id, project_id, page)
+    return paged(rows, page, lambda m: (m.created_at, m.id))
+
+
+async def delete_media(session: AsyncSession, media_id: str, owner_id: str | None) -> str | None:
+    """Delete the row (its transcripts go with it); returns the storage key to remove once the
+    deletion is committed, or None when another row still uses the same stored bytes."""
+    media = await get_media(session, media_id, owner_id)
+    key = media.storage_key
+    await repository.delete(session, media)
+    return None if await repository.storage_key_in_use(session, key) else key
 
 
 UPLOAD_TOO_LARGE = "upload is over the {limit}-byte limit"

@@ -4,4 +4,4 @@
 one query and without importing Alembic; a test checks that it matches the revision files.
 """
 
-HEAD = "05e244200e1d"
+HEAD = "d4b8f1a9e6c2"

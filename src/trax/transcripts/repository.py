@@ -8,6 +8,7 @@ from sqlalchemy.orm import aliased
 
 from trax.db import resolve_id_prefix
 from trax.media.models import Media
+from trax.pagination import PageRequest, keyset
 from trax.transcripts.models import Transcript, TranscriptVersion
 
 Row = tuple[Transcript, Media, TranscriptVersion]
@@ -70,3 +71,22 @@ async def get_version(session: AsyncSession, transcript_id: str, version: int | 
         stmt = stmt.where(TranscriptVersion.version == version)
     row = (await session.execute(stmt)).first()
     return (row[0], row[1], row[2]) if row else None
+
+
+async def list_page(
+    session: AsyncSession, owner_id: str, media_id: str | None, page: PageRequest
+) -> list[Row]:
+    stmt = _with_latest().where(Media.owner_id == owner_id)
+    if media_id is not None:
+        stmt = stmt.where(Media.id == media_id)
+    stmt = keyset(stmt, Transcript.created_at, Transcript.id, page)
+    return [(t, m, v) for t, m, v in (await session.execute(stmt)).all()]
+
+
+async def versions(session: AsyncSession, transcript_id: str) -> list[TranscriptVersion]:
+    stmt = (
+        sa.select(TranscriptVersion)
+        .where(TranscriptVersion.transcript_id == transcript_id)
+        .order_by(TranscriptVersion.version)
+    )
+    return list((await session.scalars(stmt)).all())

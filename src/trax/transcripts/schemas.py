@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from trax.engine.result import TranscriptDocument
 
@@ -27,6 +28,32 @@ class TranscriptSummary(BaseModel):
 
 
 class TranscriptDetail(TranscriptSummary):
-    """A transcript version with its whole document."""
+    """A transcript version with its whole text and document."""
 
+    text: str
     document: TranscriptDocument
+
+
+class VersionSummary(BaseModel):
+    """One stored version of a transcript: which stage made it, with what."""
+
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+    version: int
+    stage: str
+    model: str
+    language: str
+    duration: float
+    created_at: datetime
+
+
+class TranscriptionRequest(BaseModel):
+    """Transcribe stored media. Options left out take the server's defaults."""
+
+    media_id: str
+    model: str | None = Field(default=None, max_length=512, examples=["base", "tiny.en"])
+    language: str | None = Field(default=None, min_length=2, max_length=16, examples=["en"])
+    task: Literal["transcribe", "translate"] = "transcribe"
+    beam_size: int = Field(default=5, ge=1, le=10)
+    vad: bool = True
+    initial_prompt: str | None = Field(default=None, max_length=2000)

@@ -11,11 +11,13 @@ from trax import errors
 from trax.engine.options import TranscribeOptions
 from trax.engine.result import TranscriptDocument
 from trax.media.models import Media
+from trax.pagination import PageRequest, paged
 from trax.transcripts import repository
 from trax.transcripts.models import Transcript, TranscriptVersion
-from trax.transcripts.schemas import TranscriptDetail, TranscriptSummary
+from trax.transcripts.schemas import TranscriptDetail, TranscriptSummary, VersionSummary
 
 VERSION_NOT_FOUND = "transcript {ref} has no version {version}"
+TRANSCRIPT_NOT_FOUND = "no transcript with id {ref!r}"
 _PREVIEW_CHARS = 80
 
 
@@ -73,12 +75,38 @@ async def list_transcripts(session: AsyncSession, limit: int = 100) -> list[Tran
 
 
 async def get_transcript(
-    session: AsyncSession, ref: str, version: int | None = None
+    session: AsyncSession, ref: str, version: int | None = None, owner_id: str | None = None
 ) -> TranscriptDetail:
-    """One transcript at ``version`` (default: the newest)."""
-    transcript_id = await repository.resolve_id(session, ref)
+    """One transcript at ``version`` (default: the newest). With ``owner_id``, only that user's
+    transcripts exist, and ``ref`` must be the full id."""
+    transcript_id = ref if owner_id is not None else await repository.resolve_id(session, ref)
     row = await repository.get_version(session, transcript_id, version)
-    if row is None:
+    if row is None or (owner_id is not None and row[1].owner_id != owner_id):
+        if owner_id is not None and version is None:
+            raise errors.NotFoundError(TRANSCRIPT_NOT_FOUND.format(ref=transcript_id))
         raise errors.NotFoundError(VERSION_NOT_FOUND.format(ref=transcript_id, version=version))
     document = TranscriptDocument.model_validate(row[2].document)
-    return TranscriptDetail.model_validate({**_summary(row), "document": document})
+    summary = _summary(row)
+    return TranscriptDetail.model_validate({**summary, "text": row[2].text, "document": document})
+
+
+async def list_page(
+    session: AsyncSession, owner_id: str, media_id: str | None, page: PageRequest
+) -> tuple[list[TranscriptSummary], str | None]:
+    """The owner's transcripts, newest first, each with its newest version."""
+    rows, cursor = paged(
+        await repository.list_page(session, owner_id, media_id, page),
+        page,
+        lambda r: (r[0].created_at, r[0].id),
+    )
+    return [TranscriptSummary.model_validate(_summary(r)) for r in rows], cursor
+
+
+async def list_versions(
+    session: AsyncSession, transcript_id: str, owner_id: str
+) -> list[VersionSummary]:
+    """Every stored version (pipeline stage) of the owner's transcript, oldest first."""
+    await get_transcript(session, transcript_id, owner_id=owner_id)
+    return [
+        VersionSummary.model_validate(v) for v in await repository.versions(session, transcript_id)
+    ]

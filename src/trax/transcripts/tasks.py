@@ -12,36 +12,37 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TypeVar
 
 import anyio
 import anyio.to_thread
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from trax import errors
 from trax.config import Settings
 from trax.engine.asr import EngineConfig, Transcriber
-from trax.engine.audio import MediaProbe
+from trax.engine.audio import MediaProbe, probe
 from trax.engine.models import LoadOptions
 from trax.engine.options import TranscribeOptions
 from trax.engine.result import TranscriptDocument
+from trax.jobs import events
 from trax.jobs import service as jobs
 from trax.jobs.models import Job
 from trax.media import service as media_service
+from trax.media.models import Media
 from trax.media.service import Limits
 from trax.runtime import Runtime
+from trax.storage import Storage
 from trax.transcripts import service as transcripts
 
 log = structlog.get_logger(__name__)
 INTERNAL_ERROR = "internal error: {detail}"
 TIME_LIMIT = "{source}: took longer than the {limit:.0f} s job time limit"
 T = TypeVar("T")
-
-
-class TransientJobError(Exception):
-    """Raised to the broker after a job was put back in the queue: retry it with backoff."""
 
 
 @functools.cache
@@ -75,6 +76,8 @@ class Lease:
     progress: float = 0.0
     stage: str = "starting"
     aborted: errors.JobAborted | None = None
+    #: Jobs created with this job's outcome (webhook deliveries), to enqueue after commit.
+    followups: list[jobs.JobRef] = dataclasses.field(default_factory=list)
 
     def check(self) -> None:
         """Raise if the job must stop (safe to call from any thread)."""
@@ -106,42 +109,62 @@ class Lease:
                 return
 
 
-async def run_transcribe(rt: Runtime, job_id: str) -> Job | None:
+async def run_transcribe(rt: Runtime, delivery: jobs.Delivery, job_id: str) -> Job | None:
     """Run one transcribe job to its end. None when the job was not ours to run (finished,
-    cancelled, or held by a live worker): redelivery is a no-op."""
+    cancelled, or held by a live worker): redelivery is a no-op. Webhook deliveries for the
+    outcome are created with it and enqueued after it is committed."""
     owner = jobs.this_owner()
     async with rt.db.session() as s:
         if not await jobs.claim(s, job_id, owner, rt.settings.lease_seconds):
             return None
         job = await jobs.get(s, job_id)
-        source, options, attempts = job.source, TranscribeOptions(**job.options), job.attempts
+        work = _Work(job.source, job.media_id, job.owner_id, TranscribeOptions(**job.options))
+        attempts = job.attempts
     deadline = time.monotonic() + rt.settings.job_time_limit_seconds
-    lease = Lease(rt, job_id, owner, source, deadline)
+    lease = Lease(rt, job_id, owner, work.source, deadline)
     try:
-        return await _with_lease(lease, _transcribe(rt, lease, Path(source), options))
+        return await _run(rt, lease, work, attempts)
+    finally:
+        if lease.followups:
+            await anyio.to_thread.run_sync(delivery.enqueue, lease.followups)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Work:
+    source: str
+    media_id: str | None
+    owner_id: str | None
+    options: TranscribeOptions
+
+
+async def _run(rt: Runtime, lease: Lease, work: _Work, attempts: int) -> Job | None:
+    try:
+        return await _with_lease(lease, _transcribe(rt, lease, work))
     except errors.TimeLimitExceeded as exc:
         return await _finish_failed(rt, lease, exc.code, exc.message)
     except errors.JobAborted:
-        log.info("job stopped: cancelled or taken over", job_id=job_id)
+        log.info("job stopped: cancelled or taken over", job_id=lease.job_id)
         return None
     except errors.TraxError as exc:
         if exc.permanent:
             return await _finish_failed(rt, lease, exc.code, exc.message)
         kind, message = exc.code, exc.message
     except Exception as exc:  # unexpected: keep the reason, retry, then fail
-        log.exception("transcribe job crashed", job_id=job_id, source=source)
-        kind, message = "internal_error", INTERNAL_ERROR.format(detail=f"{source}: {exc!r}")
+        log.exception("transcribe job crashed", job_id=lease.job_id, source=work.source)
+        kind, message = "internal_error", INTERNAL_ERROR.format(detail=f"{work.source}: {exc!r}")
     if attempts >= rt.settings.job_max_attempts:
         return await _finish_failed(rt, lease, kind, message)
     async with rt.db.session() as s:
-        await jobs.requeue(s, job_id, owner, kind, message)
-    raise TransientJobError(message)
+        await jobs.requeue(s, lease.job_id, lease.owner, kind, message)
+    raise errors.TransientJobError(message)
 
 
 async def _finish_failed(rt: Runtime, lease: Lease, kind: str, message: str) -> Job | None:
     try:
         async with rt.db.session() as s:
-            return await jobs.fail(s, lease.job_id, lease.owner, kind, message)
+            job = await jobs.fail(s, lease.job_id, lease.owner, kind, message)
+            lease.followups += await events.job_finished(s, job)
+            return job
     except errors.JobAborted:
         return None
 
@@ -162,26 +185,58 @@ async def _with_lease(lease: Lease, work: Awaitable[T]) -> T:
     return outcome[0]
 
 
-async def _transcribe(rt: Runtime, lease: Lease, source: Path, options: TranscribeOptions) -> Job:
-    lease.report("probing", 0.0)
-    staged = await media_service.stage_file(rt.storage, source, limits_for(rt.settings))
+async def _succeed(
+    s: AsyncSession, lease: Lease, media: Media, transcript_id: str, cached: bool
+) -> Job:
+    job = await jobs.succeed(s, lease.job_id, lease.owner, media.id, transcript_id, cached)
+    lease.followups += await events.job_finished(s, job)
+    return job
+
+
+async def _media(rt: Runtime, lease: Lease, work: _Work) -> tuple[Media, MediaProbe | None]:
+    """The job's media row: stored already (API uploads), or staged now from a local path."""
+    if work.media_id is not None:
+        async with rt.db.session() as s:
+            return await media_service.get_media(s, work.media_id, work.owner_id), None
+    staged = await media_service.stage_file(rt.storage, Path(work.source), limits_for(rt.settings))
     lease.check()
     async with rt.db.session() as s:
-        media = await media_service.record(s, staged)
-        cached = await transcripts.find_cached(s, media.id, options)
+        return await media_service.record(s, staged, work.owner_id), staged.probe
+
+
+async def _transcribe(rt: Runtime, lease: Lease, work: _Work) -> Job:
+    lease.report("probing", 0.0)
+    media, probed = await _media(rt, lease, work)
+    async with rt.db.session() as s:
+        cached = await transcripts.find_cached(s, media.id, work.options)
         if cached is not None:
-            return await jobs.succeed(s, lease.job_id, lease.owner, media.id, cached.id, True)
-    stored = dataclasses.replace(
-        staged.probe, path=rt.storage.local_path(media.storage_key), label=str(source)
-    )
-    document = await _infer(rt, lease, stored, options)
+            return await _succeed(s, lease, media, cached.id, True)
+    async with local_copy(rt.storage, media.storage_key) as path:
+        if probed is None:
+            lim = limits_for(rt.settings)
+            probed = await anyio.to_thread.run_sync(
+                lambda: probe(path, max_bytes=lim.max_bytes, max_duration=lim.max_duration)
+            )
+        stored = dataclasses.replace(probed, path=path, label=work.source)
+        document = await _infer(rt, lease, stored, work.options)
     async with rt.db.session() as s:
         # Another worker may have finished the same recipe meanwhile: keep theirs.
-        existing = await transcripts.find_cached(s, media.id, options)
+        existing = await transcripts.find_cached(s, media.id, work.options)
         if existing is not None:
-            return await jobs.succeed(s, lease.job_id, lease.owner, media.id, existing.id, True)
-        transcript = await transcripts.save_basic(s, media, options, document)
-        return await jobs.succeed(s, lease.job_id, lease.owner, media.id, transcript.id, False)
+            return await _succeed(s, lease, media, existing.id, True)
+        transcript = await transcripts.save_basic(s, media, work.options, document)
+        return await _succeed(s, lease, media, transcript.id, False)
+
+
+@asynccontextmanager
+async def local_copy(storage: Storage, key: str) -> AsyncIterator[Path]:
+    """A local file with a stored object's bytes (downloaded first from remote storage)."""
+    copy = storage.local_copy(key)
+    path = await anyio.to_thread.run_sync(copy.__enter__)
+    try:
+        yield path
+    finally:
+        await anyio.to_thread.run_sync(copy.__exit__, None, None, None)
 
 
 async def _infer(

@@ -24,3 +24,7 @@ async def user_for_key_hash(session: AsyncSession, key_hash: str) -> tuple[User,
     )
     row = (await session.execute(stmt)).first()
     return (row[0], row[1]) if row else None
+
+
+async def get(session: AsyncSession, user_id: str) -> User | None:
+    return await session.get(User, user_id)

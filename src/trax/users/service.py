@@ -17,6 +17,7 @@ KEY_PREFIX = "trx_"
 EMAIL_TAKEN = "a user with email {email!r} already exists"
 NO_SUCH_USER = "no user with email {email!r}"
 INVALID_KEY = "invalid or missing API key"
+BAD_LOGIN = "wrong email or password"
 _passwords = PasswordHash.recommended()  # Argon2id
 
 
@@ -33,6 +34,24 @@ async def create_user(
     hashed = _passwords.hash(password) if password else None
     user = User(email=email, password_hash=hashed, is_admin=is_admin)
     await repository.add(session, user)
+    return user
+
+
+async def get(session: AsyncSession, user_id: str) -> User | None:
+    return await repository.get(session, user_id)
+
+
+async def login(session: AsyncSession, email: str, password: str) -> User:
+    """The user with this email and password; one vague error for every kind of mismatch."""
+    user = await repository.by_email(session, email.strip().lower())
+    if user is None or user.password_hash is None:
+        _passwords.hash(password)  # same work as a real check: no timing hint that the user exists
+        raise errors.AuthError(BAD_LOGIN)
+    valid, new_hash = _passwords.verify_and_update(password, user.password_hash)
+    if not valid:
+        raise errors.AuthError(BAD_LOGIN)
+    if new_hash is not None:
+        user.password_hash = new_hash
     return user
 
 

@@ -2,52 +2,17 @@
 
 from __future__ import annotations
 
-import re
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
 import httpx
 import pytest
 import srt
-import uvicorn
 
-from trax.api import create_app
 from trax.config import Settings
 from trax.runtime import open_runtime
 
-from .conftest import free_port
-
-
-async def migrate(settings: Settings) -> None:
-    async with open_runtime(settings, migrate=True):
-        pass
-
-
-def words_of(text: str) -> list[str]:
-    return re.findall(r"[a-z']+", text.lower())
-
-
-@pytest.fixture
-def server(settings: Settings) -> Iterator[str]:
-    """A live server on a migrated throwaway database (uploads up to 1 MB); yields its URL."""
-    settings = settings.model_copy(update={"max_file_bytes": 1_500_000})
-    anyio.run(migrate, settings)
-    port = free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        if time.monotonic() > deadline:
-            pytest.fail("server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=20)
+from .conftest import words_of
 
 
 def test_health_ready_and_system_endpoints(server: str) -> None:

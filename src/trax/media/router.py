@@ -1,0 +1,118 @@
+"""``/api/v1/media``: multipart upload and URL ingest (both stored before anything else happens),
+listing, reading and deleting (which removes the stored file)."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+import anyio
+import anyio.to_thread
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+
+from trax import errors, outbound
+from trax.media import service as media_service
+from trax.media.schemas import MediaView, UrlIngest
+from trax.media.uploads import receive_upload
+from trax.pagination import Page, PageParams
+from trax.projects import service as projects
+from trax.runtime import Runtime
+from trax.system.router import runtime
+from trax.transcripts.tasks import limits_for
+from trax.users.auth import CurrentUser
+
+router = APIRouter(prefix="/api/v1/media", tags=["media"])
+Rt = Annotated[Runtime, Depends(runtime)]
+
+_UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "project_id": {"type": "string"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+async def _store(rt: Runtime, path: Path, owner_id: str, project_id: str | None) -> MediaView:
+    """Probe and store a received file, then record it for its owner."""
+    try:
+        staged = await media_service.stage_file(rt.storage, path, limits_for(rt.settings))
+    except errors.MediaError as exc:  # name the file as the client knows it, not our path
+        raise type(exc)(path.name, exc.reason) from exc
+    async with rt.db.session() as s:
+        if project_id:
+            await projects.get_project(s, project_id, owner_id)
+        media = await media_service.record(s, staged, owner_id, project_id or None)
+        return MediaView.model_validate(media)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, openapi_extra=_UPLOAD_BODY)
+async def upload_media(request: Request, user: CurrentUser, rt: Rt) -> MediaView:
+    """Upload a file (multipart field ``file``, optional ``project_id``). The body is streamed to
+    storage; over ``TRAX_MAX_FILE_BYTES`` it is refused with 413 and nothing is kept."""
+    received = await receive_upload(request, rt.settings.data_dir, rt.settings.max_file_bytes)
+    try:
+        return await _store(rt, received.path, user.id, received.fields.get("project_id"))
+    finally:
+        await received.discard()
+
+
+@router.post("/url", status_code=status.HTTP_201_CREATED)
+async def ingest_url(body: UrlIngest, user: CurrentUser, rt: Rt) -> MediaView:
+    """Download a file from a public http(s) URL into storage, then record it. Private,
+    loopback, link-local and mapped addresses are refused before connecting; redirects are
+    checked again."""
+    folder = rt.settings.data_dir / "downloads" / uuid.uuid4().hex
+    await anyio.to_thread.run_sync(lambda: folder.mkdir(parents=True, exist_ok=True))
+    try:
+        path = await outbound.download(
+            body.url,
+            folder,
+            max_bytes=rt.settings.max_file_bytes,
+            allow_loopback=rt.settings.outbound_allow_loopback,
+            timeout=rt.settings.outbound_timeout_seconds,
+        )
+        return await _store(rt, path, user.id, body.project_id)
+    finally:
+        await anyio.to_thread.run_sync(lambda: shutil.rmtree(folder, ignore_errors=True))
+
+
+@router.get("")
+async def list_media(
+    user: CurrentUser,
+    rt: Rt,
+    page: PageParams,
+    project_id: Annotated[str | None, Query()] = None,
+) -> Page[MediaView]:
+    async with rt.db.session() as s:
+        rows, cursor = await media_service.list_media(s, user.id, project_id, page)
+        return Page(items=[MediaView.model_validate(m) for m in rows], next_cursor=cursor)
+
+
+@router.get("/{media_id}")
+async def get_media(media_id: str, user: CurrentUser, rt: Rt) -> MediaView:
+    async with rt.db.session() as s:
+        return MediaView.model_validate(await media_service.get_media(s, media_id, user.id))
+
+
+@router.delete("/{media_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_media(media_id: str, user: CurrentUser, rt: Rt) -> Response:
+    """Delete the media, its transcripts and (once no one else's media uses the same bytes)
+    the stored file."""
+    async with rt.db.session() as s:
+        key = await media_service.delete_media(s, media_id, user.id)
+    if key is not None:
+        await anyio.to_thread.run_sync(rt.storage.delete, key)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,1 @@
+"""Live notifications: job progress and completion pushed to their owner over a WebSocket."""

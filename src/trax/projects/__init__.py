@@ -1,0 +1,1 @@
+"""Projects: a user's named folders of media."""

@@ -1,0 +1,134 @@
+"""Who is calling: JWT access tokens for people, API keys for machines, login rate limits.
+
+Tokens are HS256 JWTs with ``sub``, ``aud``, ``iss``, ``iat`` and ``exp``, decoded with an explicit
+algorithm list (``alg: none`` and algorithm confusion are refused). The signing key is
+``TRAX_JWT_SECRET`` or, by default, a random key generated once into ``<data_dir>/jwt-secret``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cache
+from pathlib import Path
+from typing import Annotated
+
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from limits import RateLimitItem, parse
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from trax import errors
+from trax.config import Settings
+from trax.db import utcnow
+from trax.runtime import Runtime
+from trax.system.router import runtime
+from trax.users import service as users
+from trax.users.models import User
+
+ALGORITHMS = ["HS256"]
+AUDIENCE = "trax-api"
+ISSUER = "trax"
+INVALID_TOKEN = "invalid or expired access token"
+NOT_AUTHENTICATED = "authentication required: send 'Authorization: Bearer <token or API key>'"
+TOO_MANY_LOGINS = "too many login attempts; try again in {seconds} s"
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    token: str
+    expires_in: int
+
+
+@cache
+def signing_key(settings: Settings) -> str:
+    """The JWT key: the configured one, or one generated once per data directory."""
+    if settings.jwt_secret is not None:
+        return settings.jwt_secret.get_secret_value()
+    path: Path = settings.data_dir / "jwt-secret"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as out:
+        out.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def issue_token(settings: Settings, user: User) -> AccessToken:
+    now = utcnow()
+    lifetime = timedelta(minutes=settings.access_token_minutes)
+    claims = {"sub": user.id, "aud": AUDIENCE, "iss": ISSUER, "iat": now, "exp": now + lifetime}
+    token = jwt.encode(claims, signing_key(settings), algorithm=ALGORITHMS[0])
+    return AccessToken(token=token, expires_in=int(lifetime.total_seconds()))
+
+
+def token_subject(settings: Settings, token: str) -> str:
+    """The user id in a valid token; :class:`~trax.errors.AuthError` otherwise."""
+    try:
+        claims = jwt.decode(
+            token,
+            signing_key(settings),
+            algorithms=ALGORITHMS,
+            audience=AUDIENCE,
+            issuer=ISSUER,
+            options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+        )
+    except jwt.PyJWTError as exc:
+        raise errors.AuthError(INVALID_TOKEN) from exc
+    return str(claims["sub"])
+
+
+async def authenticate(session: AsyncSession, settings: Settings, credential: str) -> User:
+    """The user behind an API key (``trx_…``) or an access token."""
+    if not credential:
+        raise errors.AuthError(NOT_AUTHENTICATED)
+    if credential.startswith(users.KEY_PREFIX):
+        return await users.authenticate_key(session, credential)
+    user = await users.get(session, token_subject(settings, credential))
+    if user is None:
+        raise errors.AuthError(INVALID_TOKEN)
+    return user
+
+
+_bearer = HTTPBearer(auto_error=False, description="An access token or an API key (trx_…).")
+
+
+async def current_user(
+    rt: Annotated[Runtime, Depends(runtime)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    async with rt.db.session() as s:
+        return await authenticate(s, rt.settings, credentials.credentials if credentials else "")
+
+
+#: The authenticated caller, as a FastAPI dependency.
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+class LoginLimiter:
+    """Counts login attempts per client address and email in a moving window (in Redis when a
+    broker URL is set, so every API host shares the count; in process otherwise)."""
+
+    def __init__(self, settings: Settings) -> None:
+        url = settings.broker_url or "memory://"
+        self._item: RateLimitItem = parse(settings.login_rate_limit)
+        self._limiter = MovingWindowRateLimiter(storage_from_string(url))
+        self._namespace = settings.queue_namespace
+
+    def hit(self, client: str, email: str) -> None:
+        key = (self._namespace, "login", client, email.strip().lower())
+        if not self._limiter.hit(self._item, *key):
+            reset = self._limiter.get_window_stats(self._item, *key).reset_time
+            seconds = max(1, int(reset - utcnow().timestamp()) + 1)
+            raise errors.RateLimitedError(TOO_MANY_LOGINS.format(seconds=seconds), seconds)
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"

@@ -1,0 +1,97 @@
+"""A live Trax server (uvicorn on a loopback port, real database, in-process workers) and
+clients for it: accounts are created over the API, the way users do it."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+import uvicorn
+
+from trax.api import create_app
+from trax.config import Settings
+from trax.runtime import open_runtime
+
+from ..conftest import free_port
+
+
+def words_of(text: str) -> list[str]:
+    return re.findall(r"[a-z']+", text.lower())
+
+
+async def migrate(settings: Settings) -> None:
+    async with open_runtime(settings, migrate=True):
+        pass
+
+
+@contextmanager
+def serve(settings: Settings) -> Iterator[str]:
+    """Run the app for ``settings`` on a free loopback port; yields its base URL."""
+    anyio.run(migrate, settings)
+    port = free_port()
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=30)
+
+
+@pytest.fixture
+def api_settings(settings: Settings) -> Settings:
+    """Small limits so that limit tests stay fast: uploads up to 1.5 MB."""
+    return settings.model_copy(update={"max_file_bytes": 1_500_000, "default_model": "tiny.en"})
+
+
+@pytest.fixture
+def server(api_settings: Settings) -> Iterator[str]:
+    with serve(api_settings) as url:
+        yield url
+
+
+@dataclass
+class Account:
+    email: str
+    password: str
+    token: str
+    id: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def register(http: httpx.Client, email: str, password: str = "correct horse battery") -> Account:
+    """Register and log in over the API."""
+    created = http.post("/api/v1/auth/register", json={"email": email, "password": password})
+    assert created.status_code == 201, created.text
+    login = http.post("/api/v1/auth/token", data={"username": email, "password": password})
+    assert login.status_code == 200, login.text
+    return Account(email, password, login.json()["access_token"], created.json()["id"])
+
+
+def wait_for_job(http: httpx.Client, account: Account, job_id: str, timeout: float = 120) -> Any:
+    """Poll the job until it finishes; returns its last state."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = http.get(f"/api/v1/jobs/{job_id}", headers=account.headers).json()
+        if job["status"] in ("succeeded", "failed", "cancelled"):
+            return job
+        time.sleep(0.2)
+    pytest.fail(f"job {job_id} did not finish in {timeout} s")
