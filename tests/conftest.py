@@ -11,9 +11,13 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -28,6 +32,10 @@ from trax.engine.models import LoadOptions
 from trax.jobs.batch import job_runtime
 from trax.queue import Queue
 from trax.runtime import Runtime, open_runtime
+from trax.storage import s3_client
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 PROJECT = Path(__file__).resolve().parents[1]
 SHARED_MEDIA = PROJECT.parent / "shared" / "media"
@@ -224,3 +232,63 @@ def copy_media(src: Path, dest_dir: Path, name: str | None = None) -> Path:
     target = dest_dir / (name or src.name)
     shutil.copyfile(src, target)
     return target
+
+
+# --- S3: moto's server in its own process --------------------------------------------------------
+
+REGION = "us-east-1"
+KEY_ID, SECRET = "testing", "testing"  # moto accepts any credentials
+
+
+@dataclass(frozen=True)
+class S3Server:
+    endpoint_url: str
+
+    def client(self) -> S3Client:
+        return s3_client(
+            endpoint_url=self.endpoint_url,
+            region=REGION,
+            access_key_id=KEY_ID,
+            secret_access_key=SECRET,
+        )
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen[bytes], seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"moto server exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        except OSError:
+            time.sleep(0.1)
+        else:
+            return
+    pytest.fail(f"moto server did not listen on 127.0.0.1:{port} within {seconds} s")
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """moto's S3 server in a separate process: its memory is not ours (the RSS test needs that)."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for_port(port, proc)
+        yield S3Server(f"http://127.0.0.1:{port}")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def s3(s3_server: S3Server) -> S3Client:
+    return s3_server.client()
+
+
+@pytest.fixture
+def bucket(s3: S3Client) -> str:
+    """A fresh bucket per test."""
+    name = f"trax-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    return name

@@ -12,10 +12,9 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
-from fastapi import Depends, Query
 from pydantic import BaseModel
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -92,15 +91,3 @@ def paged(
         return items, None
     created, ident = key(items[-1])
     return items, Cursor(created, ident).encode()
-
-
-def page_request(
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
-) -> PageRequest:
-    """The ``limit`` and ``cursor`` query parameters of a list endpoint."""
-    return PageRequest(limit=limit, cursor=cursor)
-
-
-#: A list endpoint's paging parameters, as a FastAPI dependency.
-PageParams = Annotated[PageRequest, Depends(page_request)]

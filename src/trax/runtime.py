@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import trax.models  # noqa: F401  (every table mapped before the first unit of work)
 from trax import db as dbmod
 from trax import errors
 from trax.config import S3_BUCKET_REQUIRED, Settings

@@ -17,25 +17,30 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Protocol
 
-import boto3.session
-from boto3.s3.transfer import TransferConfig
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
+    from boto3.s3.transfer import TransferConfig
     from mypy_boto3_s3 import S3Client
 
 _CHUNK = 1 << 20
 _PART = 8 * _CHUNK
-#: Multipart above 8 MiB in 8 MiB parts, at most 4 in flight, and at most 8 downloaded chunks
-#: (256 KiB each) waiting for the disk: memory stays bounded whatever the file size.
-_TRANSFER = TransferConfig(
-    multipart_threshold=_PART,
-    multipart_chunksize=_PART,
-    max_concurrency=4,
-    max_io_queue=8,
-    use_threads=True,
-)
+
+
+def _transfer_config() -> TransferConfig:
+    """Multipart above 8 MiB in 8 MiB parts, at most 4 in flight, and at most 8 downloaded
+    chunks (256 KiB each) waiting for the disk: memory stays bounded whatever the file size."""
+    from boto3.s3.transfer import TransferConfig  # boto3 costs ~0.5 s to import: only for S3
+
+    return TransferConfig(
+        multipart_threshold=_PART,
+        multipart_chunksize=_PART,
+        max_concurrency=4,
+        max_io_queue=8,
+        use_threads=True,
+    )
+
+
 NO_SUCH_OBJECT = "no stored object with key {key!r}"
 
 
@@ -131,6 +136,9 @@ def s3_client(
     With an ``endpoint_url`` (MinIO, moto, Ceph …) buckets are addressed by path, which every
     S3-compatible server understands, instead of by host name.
     """
+    import boto3.session  # ~0.5 s to import: only when S3 is configured (keeps the CLI fast)
+    from botocore.config import Config
+
     session = boto3.session.Session(
         aws_access_key_id=access_key_id,
         aws_secret_access_key=secret_access_key,
@@ -158,6 +166,7 @@ class S3Storage:
     ) -> None:
         self.client = client
         self.bucket = bucket
+        self.transfer = _transfer_config()
         self.scratch_dir = scratch_dir
         stripped = prefix.strip("/")
         self.prefix = f"{stripped}/" if stripped else ""
@@ -192,7 +201,7 @@ class S3Storage:
                 self.bucket,
                 self._name(key),
                 ExtraArgs={"Metadata": {"sha256": sha}},
-                Config=_TRANSFER,
+                Config=self.transfer,
             )
         return StoredObject(key=key, sha256=sha, size=size)
 
@@ -205,7 +214,7 @@ class S3Storage:
         path = Path(name)
         try:
             try:
-                self.client.download_file(self.bucket, self._name(key), name, Config=_TRANSFER)
+                self.client.download_file(self.bucket, self._name(key), name, Config=self.transfer)
             except ClientError as exc:
                 if _is_missing(exc):
                     raise FileNotFoundError(NO_SUCH_OBJECT.format(key=key)) from exc

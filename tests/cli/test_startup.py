@@ -32,3 +32,16 @@ def test_help_lists_every_command() -> None:
         "db",
     ):
         assert f"  {command} " in out
+
+
+def test_library_commands_do_not_import_the_web_or_cloud_stack() -> None:
+    """``trax list`` / ``show`` / ``jobs`` need the database, not FastAPI, httpx or boto3."""
+    code = (
+        "import sys, trax.cli.library, trax.cli.jobs, trax.runtime; "
+        "import trax.transcripts.service, trax.jobs.service, trax.media.service; "
+        "heavy = {'fastapi', 'starlette', 'uvicorn', 'httpx', 'boto3', 'dramatiq', "
+        "'faster_whisper', 'ctranslate2'}; "
+        "print(sorted(heavy & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -12,10 +12,10 @@ from trax.jobs import service as jobs
 from trax.jobs.models import JobStatus
 from trax.jobs.recovery import recover
 from trax.jobs.schemas import JobView
-from trax.pagination import Page, PageParams
+from trax.pagination import Page
 from trax.queue import Queue
 from trax.runtime import Runtime
-from trax.system.router import queue, runtime
+from trax.system.router import PageParams, queue, runtime
 from trax.users.auth import CurrentUser
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])

@@ -16,10 +16,10 @@ from trax import errors, outbound
 from trax.media import service as media_service
 from trax.media.schemas import MediaView, UrlIngest
 from trax.media.uploads import receive_upload
-from trax.pagination import Page, PageParams
+from trax.pagination import Page
 from trax.projects import service as projects
 from trax.runtime import Runtime
-from trax.system.router import runtime
+from trax.system.router import PageParams, runtime
 from trax.transcripts.tasks import limits_for
 from trax.users.auth import CurrentUser
 

@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
 
-from trax.pagination import Page, PageParams
+from trax.pagination import Page
 from trax.projects import service as projects
 from trax.projects.schemas import ProjectCreate, ProjectUpdate, ProjectView
 from trax.runtime import Runtime
-from trax.system.router import runtime
+from trax.system.router import PageParams, runtime
 from trax.users.auth import CurrentUser
 
 router = APIRouter(prefix="/api/v1/projects", tags=["projects"])

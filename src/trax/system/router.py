@@ -7,10 +7,11 @@ from typing import Annotated
 
 import anyio.to_thread
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from trax import pagination
 from trax.engine.models import offline_models
 from trax.queue import Queue
 from trax.runtime import Runtime
@@ -46,6 +47,18 @@ def runtime(request: Request) -> Runtime:
 def queue(request: Request) -> Queue:
     q: Queue = request.app.state.queue
     return q
+
+
+def page_request(
+    limit: Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)] = pagination.DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> pagination.PageRequest:
+    """The ``limit`` and ``cursor`` query parameters of a list endpoint."""
+    return pagination.PageRequest(limit=limit, cursor=cursor)
+
+
+#: A list endpoint's paging parameters, as a FastAPI dependency.
+PageParams = Annotated[pagination.PageRequest, Depends(page_request)]
 
 
 @router.get("/health", tags=["system"])

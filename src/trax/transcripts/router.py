@@ -15,10 +15,10 @@ from trax.jobs import service as jobs
 from trax.jobs.recovery import recover
 from trax.jobs.schemas import JobView
 from trax.media import service as media_service
-from trax.pagination import Page, PageParams
+from trax.pagination import Page
 from trax.queue import Queue
 from trax.runtime import Runtime
-from trax.system.router import queue, runtime
+from trax.system.router import PageParams, queue, runtime
 from trax.transcripts import service as transcripts
 from trax.transcripts.schemas import (
     TranscriptDetail,

@@ -7,10 +7,10 @@ from typing import Annotated
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Response, status
 
-from trax.pagination import Page, PageParams
+from trax.pagination import Page
 from trax.queue import Queue
 from trax.runtime import Runtime
-from trax.system.router import queue, runtime
+from trax.system.router import PageParams, queue, runtime
 from trax.users.auth import CurrentUser
 from trax.webhooks import service as webhooks
 from trax.webhooks.schemas import (
