@@ -66,6 +66,17 @@ def test_the_openai_client_works_unchanged(
                                                       response_format="srt")  # fmt: skip
     assert list(srt.parse(str(captions)))
     assert [m.id for m in client.models.list()][:2] == ["whisper-1", "tiny.en"]
+    with httpx.Client(base_url=server, timeout=30) as http:
+        mine = http.get("/api/v1/transcripts", headers={"Authorization": f"Bearer {key}"})
+        assert [t["filename"] for t in mine.json()["items"]] == ["jfk.flac"]  # the key's owner's
+        wrong = http.post(
+            "/v1/audio/transcriptions",
+            headers={"Authorization": f"Bearer {key}"},
+            files={"file": ("jfk.flac", (media / "jfk.flac").read_bytes())},
+            data={"response_format": "mp3"},
+        )
+        assert wrong.status_code == 422
+        assert wrong.json()["error"]["details"][0]["loc"] == ["body", "response_format"]
     bad = openai.OpenAI(api_key="trx_wrong", base_url=f"{server}/v1", max_retries=0)
     with pytest.raises(openai.AuthenticationError):
         bad.models.list()

@@ -7,14 +7,13 @@ an ordinary job, and the request waits for it.
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import AsyncIterator
 from enum import StrEnum
 from typing import Annotated, Any
 
-import anyio.to_thread
-from fastapi import APIRouter, Depends, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel, Field, ValidationError
 
 from trax import errors
 from trax.captions.formats import ExportFormat, render
@@ -22,18 +21,25 @@ from trax.engine.models import offline_models
 from trax.engine.options import TranscribeOptions
 from trax.engine.result import TranscriptDocument
 from trax.jobs import batch
-from trax.jobs.models import Job
-from trax.media.service import UPLOAD_TOO_LARGE, safe_filename, save_upload
+from trax.jobs import service as jobs
+from trax.jobs.recovery import recover
+from trax.media import service as media_service
+from trax.media.uploads import receive_upload
 from trax.queue import Queue
 from trax.runtime import Runtime
 from trax.system.router import queue, runtime
 from trax.transcripts import service as transcripts
-from trax.users import service as users
+from trax.users.auth import CurrentUser
 from trax.users.models import User
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 #: OpenAI's model name maps to Trax's default model.
 OPENAI_MODEL = "whisper-1"
+
+
+class Granularity(StrEnum):
+    WORD = "word"
+    SEGMENT = "segment"
 
 
 class ResponseFormat(StrEnum):
@@ -44,53 +50,77 @@ class ResponseFormat(StrEnum):
     VERBOSE_JSON = "verbose_json"
 
 
-async def api_user(request: Request, rt: Annotated[Runtime, Depends(runtime)]) -> User:
-    scheme, _, key = request.headers.get("authorization", "").partition(" ")
-    async with rt.db.session() as s:
-        return await users.authenticate_key(s, key.strip() if scheme.lower() == "bearer" else "")
+class AudioForm(BaseModel):
+    """The form fields of OpenAI's audio endpoints (besides ``file``)."""
+
+    model: str = OPENAI_MODEL
+    language: str | None = None
+    prompt: str | None = None
+    response_format: ResponseFormat = ResponseFormat.JSON
+    temperature: float = Field(default=0.0, ge=0, le=1)
+    granularities: list[Granularity] = Field(default=[], alias="timestamp_granularities[]")
+
+    @classmethod
+    def parse(cls, fields: dict[str, list[str]]) -> AudioForm:
+        values: dict[str, object] = {k: v[0] for k, v in fields.items() if v and k in _SINGLE}
+        values["timestamp_granularities[]"] = fields.get("timestamp_granularities[]", [])
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            raise RequestValidationError(
+                [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+            ) from exc
 
 
-async def _chunks(upload: UploadFile) -> AsyncIterator[bytes]:
-    while block := await upload.read(1 << 20):
-        yield block
+_SINGLE = {"model", "language", "prompt", "response_format", "temperature"}
 
 
-async def _run(rt: Runtime, q: Queue, upload: UploadFile, options: TranscribeOptions) -> Job:
-    limit = rt.settings.max_file_bytes
-    if upload.size is not None and upload.size > limit:
-        reason = UPLOAD_TOO_LARGE.format(limit=limit)
-        raise errors.MediaTooLargeError(safe_filename(upload.filename), reason)
-    path = await save_upload(rt.settings.data_dir, upload.filename, _chunks(upload), limit)
+def _form_schema(*, language: bool) -> dict[str, Any]:
+    """OpenAPI for the multipart body (parsed by hand, streamed: see ``media.uploads``)."""
+    properties: dict[str, Any] = {
+        "file": {"type": "string", "format": "binary"},
+        "model": {"type": "string", "default": OPENAI_MODEL},
+        "prompt": {"type": "string"},
+        "response_format": {"type": "string", "enum": [f.value for f in ResponseFormat]},
+        "temperature": {"type": "number", "minimum": 0, "maximum": 1},
+    }
+    if language:
+        properties["language"] = {"type": "string"}
+        properties["timestamp_granularities[]"] = {
+            "type": "array",
+            "items": {"type": "string", "enum": [g.value for g in Granularity]},
+        }
+    schema = {"type": "object", "required": ["file"], "properties": properties}
+    return {
+        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
+    }
+
+
+async def _transcribe(task: str, request: Request, user: User, rt: Runtime, q: Queue) -> Response:
+    """Receive the upload (streamed, size-limited), store it as the caller's media, run an
+    ordinary job on it and wait for the result."""
+    received = await receive_upload(request, rt.settings.data_dir, rt.settings.max_file_bytes)
     try:
-        (job,) = await batch.submit(rt, q, [path], options)
-        (done,) = await batch.wait(rt, [job.id])
+        form = AudioForm.parse(received.fields)
+        media = await media_service.ingest(rt, received.path, user.id, None)
     finally:
-        await anyio.to_thread.run_sync(lambda: shutil.rmtree(path.parent, ignore_errors=True))
-    return done
-
-
-async def _transcribe(
-    task: str,
-    rt: Runtime,
-    q: Queue,
-    file: UploadFile,
-    model: str,
-    language: str | None,
-    prompt: str | None,
-    response_format: ResponseFormat,
-    granularities: list[str],
-) -> Response:
-    name = rt.settings.default_model if model == OPENAI_MODEL else model
+        await received.discard()
+    name = rt.settings.default_model if form.model == OPENAI_MODEL else form.model
+    language = form.language if task == "transcribe" else None
     options = TranscribeOptions(model=name, language=language or None, task=task,
-                                initial_prompt=prompt or None)  # fmt: skip
-    done = await _run(rt, q, file, options)
+                                initial_prompt=form.prompt or None)  # fmt: skip
+    async with rt.db.session() as s:
+        job = await jobs.submit_for_media(s, jobs.TRANSCRIBE, media, options.as_dict(), user.id)
+        job_id = job.id
+    await recover(rt, q, grace_seconds=0, only=[job_id])
+    (done,) = await batch.wait(rt, [job_id])
     if done.transcript_id is None:
         status = errors.http_status_for(done.error_kind or "")
         body = {"error": {"code": done.error_kind, "message": done.error_message, "details": None}}
         return JSONResponse(body, status_code=status)
     async with rt.db.session() as s:
         doc = (await transcripts.get_transcript(s, done.transcript_id)).document
-    return _respond(doc, task, response_format, granularities)
+    return _respond(doc, task, form.response_format, [g.value for g in form.granularities])
 
 
 def _respond(
@@ -135,48 +165,32 @@ def _verbose(doc: TranscriptDocument, task: str, granularities: list[str]) -> di
     return body
 
 
-Upload = Annotated[UploadFile, Form()]
-Text = Annotated[str | None, Form()]
-
-
-@router.post("/audio/transcriptions")
+@router.post("/audio/transcriptions", openapi_extra=_form_schema(language=True))
 async def transcriptions(
-    _user: Annotated[User, Depends(api_user)],
+    request: Request,
+    user: CurrentUser,
     rt: Annotated[Runtime, Depends(runtime)],
     q: Annotated[Queue, Depends(queue)],
-    file: Upload,
-    model: Annotated[str, Form()] = OPENAI_MODEL,
-    language: Text = None,
-    prompt: Text = None,
-    response_format: Annotated[ResponseFormat, Form()] = ResponseFormat.JSON,
-    temperature: Annotated[float, Form(ge=0, le=1)] = 0.0,
-    granularities: Annotated[list[str], Form(alias="timestamp_granularities[]")] = [],  # noqa: B006
 ) -> Response:
-    """Transcribe an uploaded file (OpenAI ``audio.transcriptions.create``)."""
-    del temperature  # decoding is deterministic (beam search at temperature 0)
-    return await _transcribe("transcribe", rt, q, file, model, language, prompt,
-                             response_format, granularities)  # fmt: skip
+    """Transcribe an uploaded file (OpenAI ``audio.transcriptions.create``). Decoding is
+    deterministic (beam search at temperature 0); ``temperature`` is accepted and ignored."""
+    return await _transcribe("transcribe", request, user, rt, q)
 
 
-@router.post("/audio/translations")
+@router.post("/audio/translations", openapi_extra=_form_schema(language=False))
 async def translations(
-    _user: Annotated[User, Depends(api_user)],
+    request: Request,
+    user: CurrentUser,
     rt: Annotated[Runtime, Depends(runtime)],
     q: Annotated[Queue, Depends(queue)],
-    file: Upload,
-    model: Annotated[str, Form()] = OPENAI_MODEL,
-    prompt: Text = None,
-    response_format: Annotated[ResponseFormat, Form()] = ResponseFormat.JSON,
-    temperature: Annotated[float, Form(ge=0, le=1)] = 0.0,
 ) -> Response:
     """Translate an uploaded file into English (OpenAI ``audio.translations.create``)."""
-    del temperature
-    return await _transcribe("translate", rt, q, file, model, None, prompt, response_format, [])
+    return await _transcribe("translate", request, user, rt, q)
 
 
 @router.get("/models")
 async def list_models(
-    _user: Annotated[User, Depends(api_user)], rt: Annotated[Runtime, Depends(runtime)]
+    _user: CurrentUser, rt: Annotated[Runtime, Depends(runtime)]
 ) -> dict[str, Any]:
     names = [OPENAI_MODEL, *(m.name for m in offline_models(rt.settings.model_cache_dir))]
     data = [{"id": n, "object": "model", "created": 0, "owned_by": "trax"} for n in names]

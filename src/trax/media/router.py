@@ -5,22 +5,19 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from trax import errors, outbound
+from trax import outbound
 from trax.media import service as media_service
 from trax.media.schemas import MediaView, UrlIngest
 from trax.media.uploads import receive_upload
 from trax.pagination import Page
-from trax.projects import service as projects
 from trax.runtime import Runtime
 from trax.system.router import PageParams, runtime
-from trax.transcripts.tasks import limits_for
 from trax.users.auth import CurrentUser
 
 router = APIRouter(prefix="/api/v1/media", tags=["media"])
@@ -45,26 +42,14 @@ _UPLOAD_BODY: dict[str, Any] = {
 }
 
 
-async def _store(rt: Runtime, path: Path, owner_id: str, project_id: str | None) -> MediaView:
-    """Probe and store a received file, then record it for its owner."""
-    try:
-        staged = await media_service.stage_file(rt.storage, path, limits_for(rt.settings))
-    except errors.MediaError as exc:  # name the file as the client knows it, not our path
-        raise type(exc)(path.name, exc.reason) from exc
-    async with rt.db.session() as s:
-        if project_id:
-            await projects.get_project(s, project_id, owner_id)
-        media = await media_service.record(s, staged, owner_id, project_id or None)
-        return MediaView.model_validate(media)
-
-
 @router.post("", status_code=status.HTTP_201_CREATED, openapi_extra=_UPLOAD_BODY)
 async def upload_media(request: Request, user: CurrentUser, rt: Rt) -> MediaView:
     """Upload a file (multipart field ``file``, optional ``project_id``). The body is streamed to
     storage; over ``TRAX_MAX_FILE_BYTES`` it is refused with 413 and nothing is kept."""
     received = await receive_upload(request, rt.settings.data_dir, rt.settings.max_file_bytes)
     try:
-        return await _store(rt, received.path, user.id, received.fields.get("project_id"))
+        media = await media_service.ingest(rt, received.path, user.id, received.field("project_id"))
+        return MediaView.model_validate(media)
     finally:
         await received.discard()
 
@@ -84,7 +69,9 @@ async def ingest_url(body: UrlIngest, user: CurrentUser, rt: Rt) -> MediaView:
             allow_loopback=rt.settings.outbound_allow_loopback,
             timeout=rt.settings.outbound_timeout_seconds,
         )
-        return await _store(rt, path, user.id, body.project_id)
+        return MediaView.model_validate(
+            await media_service.ingest(rt, path, user.id, body.project_id)
+        )
     finally:
         await anyio.to_thread.run_sync(lambda: shutil.rmtree(folder, ignore_errors=True))
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
-import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -14,10 +11,13 @@ import anyio.to_thread
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trax import errors
+from trax.config import Settings
 from trax.engine.audio import MediaProbe, probe
 from trax.media import repository
 from trax.media.models import Media
 from trax.pagination import PageRequest, paged
+from trax.projects import service as projects
+from trax.runtime import Runtime
 from trax.storage import Storage, StoredObject
 
 
@@ -25,6 +25,10 @@ from trax.storage import Storage, StoredObject
 class Limits:
     max_bytes: int
     max_duration: float
+
+    @classmethod
+    def of(cls, settings: Settings) -> Limits:
+        return cls(settings.max_file_bytes, settings.max_duration_seconds)
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,19 @@ async def stage_file(storage: Storage, path: Path, limits: Limits) -> StagedMedi
     )
     stored = await anyio.to_thread.run_sync(storage.put_file, path, path.suffix)
     return StagedMedia(probe=probed, stored=stored, filename=path.name)
+
+
+async def ingest(rt: Runtime, path: Path, owner_id: str, project_id: str | None) -> Media:
+    """Probe and store a received file (upload, download), then record it for its owner in its
+    own unit of work. Errors name the file by its name only, never by our server path."""
+    try:
+        staged = await stage_file(rt.storage, path, Limits.of(rt.settings))
+    except errors.MediaError as exc:
+        raise type(exc)(path.name, exc.reason) from exc
+    async with rt.db.session() as s:
+        if project_id:
+            await projects.get_project(s, project_id, owner_id)
+        return await record(s, staged, owner_id, project_id or None)
 
 
 async def record(
@@ -112,26 +129,3 @@ def safe_filename(name: str | None) -> str:
     """A client-supplied file name reduced to one harmless path component."""
     base = _SAFE_NAME.sub("_", PurePosixPath((name or "").replace("\\", "/")).name).strip("._")
     return base[:200] or "upload"
-
-
-async def save_upload(
-    root: Path, name: str | None, chunks: AsyncIterator[bytes], max_bytes: int
-) -> Path:
-    """Stream an upload into ``root/uploads/<random>/<safe name>``, refusing it (and removing
-    the partial file) as soon as it passes ``max_bytes``."""
-    folder = root / "uploads" / uuid.uuid4().hex
-    await anyio.to_thread.run_sync(lambda: folder.mkdir(parents=True, exist_ok=True))
-    target = folder / safe_filename(name)
-    size = 0
-    try:
-        async with await anyio.open_file(target, "wb") as out:
-            async for chunk in chunks:
-                size += len(chunk)
-                if size > max_bytes:
-                    reason = UPLOAD_TOO_LARGE.format(limit=max_bytes)
-                    raise errors.MediaTooLargeError(safe_filename(name), reason)
-                await out.write(chunk)
-    except BaseException:
-        await anyio.to_thread.run_sync(lambda: shutil.rmtree(folder, ignore_errors=True))
-        raise
-    return target

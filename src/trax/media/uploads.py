@@ -37,7 +37,12 @@ class ReceivedUpload:
     other form fields."""
 
     path: Path
-    fields: dict[str, str]
+    fields: dict[str, list[str]]
+
+    def field(self, name: str) -> str | None:
+        """The first value of a form field, if it was sent."""
+        values = self.fields.get(name)
+        return values[0] if values else None
 
     async def discard(self) -> None:
         folder = self.path.parent
@@ -154,4 +159,4 @@ def _field(out: ReceivedUpload, kind: str, part: _Part, data: bytes) -> None:
         if len(part.value) > _MAX_FIELD_BYTES:
             raise errors.UsageError(BAD_MULTIPART.format(reason=f"field {part.field_name!r}"))
     elif kind == "end" and part.field_name:
-        out.fields[part.field_name] = part.value.decode("utf-8", "replace")
+        out.fields.setdefault(part.field_name, []).append(part.value.decode("utf-8", "replace"))

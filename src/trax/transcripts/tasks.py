@@ -60,10 +60,6 @@ def transcriber_for(settings: Settings) -> Transcriber:
     )
 
 
-def limits_for(settings: Settings) -> Limits:
-    return Limits(settings.max_file_bytes, settings.max_duration_seconds)
-
-
 @dataclasses.dataclass
 class Lease:
     """A claimed job's lease: renewed by :meth:`keep`, checked by :meth:`check`."""
@@ -198,7 +194,7 @@ async def _media(rt: Runtime, lease: Lease, work: _Work) -> tuple[Media, MediaPr
     if work.media_id is not None:
         async with rt.db.session() as s:
             return await media_service.get_media(s, work.media_id, work.owner_id), None
-    staged = await media_service.stage_file(rt.storage, Path(work.source), limits_for(rt.settings))
+    staged = await media_service.stage_file(rt.storage, Path(work.source), Limits.of(rt.settings))
     lease.check()
     async with rt.db.session() as s:
         return await media_service.record(s, staged, work.owner_id), staged.probe
@@ -213,7 +209,7 @@ async def _transcribe(rt: Runtime, lease: Lease, work: _Work) -> Job:
             return await _succeed(s, lease, media, cached.id, True)
     async with local_copy(rt.storage, media.storage_key) as path:
         if probed is None:
-            lim = limits_for(rt.settings)
+            lim = Limits.of(rt.settings)
             probed = await anyio.to_thread.run_sync(
                 lambda: probe(path, max_bytes=lim.max_bytes, max_duration=lim.max_duration)
             )
