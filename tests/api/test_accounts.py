@@ -117,3 +117,19 @@ def test_closed_registration_and_api_keys(api_settings: Settings) -> None:
         assert me.json()["email"] == "ops@example.com"
         bad = http.get("/api/v1/users/me", headers={"Authorization": f"Bearer {key}x"})
         assert bad.status_code == 401
+
+
+def test_the_websocket_needs_a_valid_credential(server: str) -> None:
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    ws_url = server.replace("http://", "ws://") + "/api/v1/ws"
+    for suffix in ["", "?token=not-a-token"]:
+        with connect(ws_url + suffix) as ws, pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 1008
+    with httpx.Client(base_url=server, timeout=10) as http:
+        ada = register(http, "ada@example.com")
+    with connect(f"{ws_url}?token={ada.token}") as ws, pytest.raises(TimeoutError):
+        ws.recv(timeout=0.5)  # accepted, quiet: no jobs yet
