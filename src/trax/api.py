@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
 
 from trax import errors
@@ -30,6 +31,9 @@ from trax.users.router import router as users_router
 from trax.webhooks.router import router as webhooks_router
 
 VALIDATION_FAILED = "the request is not valid"
+UNSTORABLE_VALUE = "a value in the request cannot be stored: {reason}"
+#: SQLSTATE class 22, "data exception": the value itself is wrong (a NUL byte in text, …).
+_DATA_EXCEPTION = "22"
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
@@ -63,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(errors.TraxError, _trax_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(sa_exc.DBAPIError, _database_error)
     return app
 
 
@@ -87,3 +92,15 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     code = "not_found" if exc.status_code == 404 else f"http_{exc.status_code}"
     return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """A value the database refuses as data (SQLSTATE class 22) is the client's mistake (422);
+    any other database error is ours (500, logged by the server)."""
+    assert isinstance(exc, sa_exc.DBAPIError)
+    state = str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or "")
+    if not state.startswith(_DATA_EXCEPTION):
+        raise exc
+    reason = str(exc.orig).splitlines()[0] if exc.orig else "invalid value"
+    body = error_body("invalid_request", UNSTORABLE_VALUE.format(reason=reason))
+    return JSONResponse(body, status_code=422)

@@ -306,3 +306,16 @@ def test_lists_use_cursor_pagination(server: str) -> None:
             http.get("/api/v1/projects", headers=ada.headers, params={"limit": 0}).status_code
             == 422
         )
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_values_the_database_refuses_are_client_errors(server: str) -> None:
+    """PostgreSQL refuses NUL characters in text: that is a 422 naming the reason, not a 500."""
+    with httpx.Client(base_url=server, timeout=30) as http:
+        ada = register(http, "ada@example.com")
+        named = http.post("/api/v1/projects", headers=ada.headers, json={"name": "a\u0000b"})
+        assert named.status_code == 422
+        assert "0x00" in named.json()["error"]["message"]
+        assert http.get("/api/v1/projects/a%00b", headers=ada.headers).status_code == 422
+        huge = http.get("/api/v1/transcripts/x", headers=ada.headers, params={"version": 2**40})
+        assert huge.status_code == 422

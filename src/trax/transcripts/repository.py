@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, defer
 
 from trax.db import resolve_id_prefix
 from trax.media.models import Media
@@ -12,6 +12,8 @@ from trax.pagination import PageRequest, keyset
 from trax.transcripts.models import Transcript, TranscriptVersion
 
 Row = tuple[Transcript, Media, TranscriptVersion]
+#: Lists show summaries: the (large) document JSON is not loaded, and touching it raises.
+_NO_DOCUMENT = defer(TranscriptVersion.document, raiseload=True)
 
 
 def _with_latest() -> sa.Select[Transcript, Media, TranscriptVersion]:
@@ -50,7 +52,12 @@ async def add(session: AsyncSession, transcript: Transcript, version: Transcript
 
 
 async def list_latest(session: AsyncSession, limit: int) -> Sequence[Row]:
-    stmt = _with_latest().order_by(Transcript.created_at.desc(), Transcript.id.desc()).limit(limit)
+    stmt = (
+        _with_latest()
+        .options(_NO_DOCUMENT)
+        .order_by(Transcript.created_at.desc(), Transcript.id.desc())
+        .limit(limit)
+    )
     return [(t, m, v) for t, m, v in (await session.execute(stmt)).all()]
 
 
@@ -76,7 +83,7 @@ async def get_version(session: AsyncSession, transcript_id: str, version: int | 
 async def list_page(
     session: AsyncSession, owner_id: str, media_id: str | None, page: PageRequest
 ) -> list[Row]:
-    stmt = _with_latest().where(Media.owner_id == owner_id)
+    stmt = _with_latest().options(_NO_DOCUMENT).where(Media.owner_id == owner_id)
     if media_id is not None:
         stmt = stmt.where(Media.id == media_id)
     stmt = keyset(stmt, Transcript.created_at, Transcript.id, page)

@@ -31,7 +31,9 @@ from trax.users.auth import CurrentUser
 router = APIRouter(prefix="/api/v1", tags=["transcripts"])
 Rt = Annotated[Runtime, Depends(runtime)]
 Q = Annotated[Queue, Depends(queue)]
-Version = Annotated[int | None, Query(ge=1, description="A stored version; default: the newest.")]
+Version = Annotated[
+    int | None, Query(ge=1, le=2**31 - 1, description="A stored version; default: the newest.")
+]
 MEDIA_TYPES = {
     ExportFormat.SRT: "application/x-subrip",
     ExportFormat.VTT: "text/vtt",
