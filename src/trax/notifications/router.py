@@ -46,16 +46,20 @@ async def notifications(ws: WebSocket) -> None:
         await ws.close(code=status.WS_1008_POLICY_VIOLATION, reason=exc.message)
         return
     async with anyio.create_task_group() as tg:
-        tg.start_soon(_push, rt, ws, user.id)
-        try:
-            while True:  # the client speaks only to close; any message is ignored
-                await ws.receive_text()
-        except WebSocketDisconnect:
-            pass
+        tg.start_soon(_push, rt, ws, user.id, tg.cancel_scope)
+        while (await ws.receive())["type"] != "websocket.disconnect":
+            pass  # the client speaks only to close; anything else is ignored
         tg.cancel_scope.cancel()
 
 
-async def _push(rt: Runtime, ws: WebSocket, owner_id: str) -> None:
+async def _push(rt: Runtime, ws: WebSocket, owner_id: str, scope: anyio.CancelScope) -> None:
+    try:
+        await _follow(rt, ws, owner_id)
+    except (WebSocketDisconnect, RuntimeError):  # the client left while we were sending
+        scope.cancel()
+
+
+async def _follow(rt: Runtime, ws: WebSocket, owner_id: str) -> None:
     since: datetime = utcnow()
     sent: dict[str, datetime] = {}
     while True:
