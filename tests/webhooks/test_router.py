@@ -2,50 +2,24 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
-import anyio
 import httpx
 import pytest
-import uvicorn
 from standardwebhooks import Webhook
 
-from trax.api import create_app
 from trax.config import Settings
-from trax.runtime import open_runtime
-from trax.webhooks.router import router as webhooks_router
 
-from ..api.conftest import Account, register
-from ..conftest import free_port
+from ..api.conftest import Account, register, serve
 from .conftest import Receiver
-
-
-async def _migrate(settings: Settings) -> None:
-    async with open_runtime(settings, migrate=True):
-        pass
 
 
 @pytest.fixture
 def server(settings: Settings) -> Iterator[str]:
-    anyio.run(_migrate, settings)
-    app = create_app(settings)
-    if not any(getattr(r, "path", "").startswith("/api/v1/webhooks") for r in app.routes):
-        app.include_router(webhooks_router)
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=30)
+    with serve(settings) as url:
+        yield url
 
 
 def _wait_delivered(http: httpx.Client, who: Account, endpoint_id: str) -> Any:
