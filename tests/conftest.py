@@ -10,14 +10,17 @@ import asyncio
 import os
 import shutil
 import socket
+import socketserver
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import pytest
@@ -225,6 +228,22 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+S = TypeVar("S", bound=socketserver.BaseServer)
+
+
+@contextmanager
+def serving(server: S) -> Iterator[S]:
+    """Run a stdlib socket server (HTTP receivers, file servers) in a thread while in use."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
 
 
 def copy_media(src: Path, dest_dir: Path, name: str | None = None) -> Path:

@@ -26,7 +26,7 @@ from trax.outbound import (
     is_forbidden,
 )
 
-from .conftest import free_port
+from .conftest import free_port, serving
 
 pytestmark = pytest.mark.anyio
 
@@ -175,14 +175,11 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[Server]:
-    srv = Server(free_port(), {})
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv
-    srv.stop.set()
-    srv.shutdown()
-    srv.server_close()
-    thread.join(timeout=10)
+    with serving(Server(free_port(), {})) as srv:
+        try:
+            yield srv
+        finally:
+            srv.stop.set()  # release handlers that hold a slow answer before shutting down
 
 
 def base(srv: Server, host: str = "127.0.0.1") -> str:

@@ -5,9 +5,6 @@ guard refusing private targets without ever connecting to them."""
 from __future__ import annotations
 
 import functools
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,7 +15,7 @@ from pydantic import SecretStr
 
 from trax.config import Settings
 
-from ..conftest import KEY_ID, REGION, SECRET, S3Server, free_port
+from ..conftest import KEY_ID, REGION, SECRET, S3Server, free_port, serving
 from .conftest import register, serve, wait_for_job, words_of
 
 if TYPE_CHECKING:
@@ -48,18 +45,6 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
-@contextmanager
-def file_server(root: Path) -> Iterator[FileServer]:
-    srv = FileServer(root)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield srv
-    finally:
-        srv.shutdown()
-        srv.server_close()
-
-
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_url_ingest_into_s3_then_transcribe_and_delete(
     api_settings: Settings,
@@ -81,7 +66,7 @@ def test_url_ingest_into_s3_then_transcribe_and_delete(
         }
     )
     with (
-        file_server(media) as files,
+        serving(FileServer(media)) as files,
         serve(settings) as url,
         httpx.Client(base_url=url, timeout=60) as http,
     ):
@@ -117,7 +102,7 @@ def test_url_ingest_into_s3_then_transcribe_and_delete(
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_url_ingest_refuses_private_targets_without_connecting(server: str, media: Path) -> None:
-    with file_server(media) as files, httpx.Client(base_url=server, timeout=30) as http:
+    with serving(FileServer(media)) as files, httpx.Client(base_url=server, timeout=30) as http:
         ada = register(http, "ada@example.com")
         port = files.server_address[1]
         for target in [

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,21 +18,9 @@ from websockets.sync.client import connect
 
 from trax.config import Settings
 
+from ..conftest import serving
 from ..webhooks.conftest import Receiver
 from .conftest import Account, register, serve, wait_for_job, words_of
-
-
-@contextmanager
-def receiving() -> Iterator[Receiver]:
-    """A webhook receiver on a loopback port (records requests, answers 200)."""
-    receiver = Receiver()
-    thread = threading.Thread(target=receiver.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield receiver
-    finally:
-        receiver.shutdown()
-        receiver.server_close()
 
 
 def upload(http: httpx.Client, who: Account, path: Path, **fields: str) -> httpx.Response:
@@ -114,7 +100,7 @@ def test_upload_transcribe_follow_live_webhook_and_export(
     every signature."""
     api_settings = api_settings.model_copy(update={"outbound_allow_loopback": True})
     with (
-        receiving() as receiver,
+        serving(Receiver()) as receiver,
         serve(api_settings) as server,
         httpx.Client(base_url=server, timeout=60) as http,
     ):

@@ -18,10 +18,11 @@ from standardwebhooks.webhooks import Webhook
 
 from trax.config import Settings
 
-from ..conftest import free_port
+from ..conftest import free_port, serving
 from ..jobs.test_workers import RedisServer
+from ..webhooks.conftest import Receiver
 from .conftest import register, serve, wait_for_job
-from .test_resources import receiving, upload
+from .test_resources import upload
 
 
 @pytest.mark.skipif(not shutil.which("redis-server"), reason="no redis-server")
@@ -46,7 +47,7 @@ def test_api_jobs_run_on_worker_processes(
     worker: subprocess.Popen[bytes] | None = None
     try:
         with (
-            receiving() as receiver,
+            serving(Receiver()) as receiver,
             serve(settings) as url,
             httpx.Client(base_url=url, timeout=60) as http,
         ):

@@ -13,7 +13,7 @@ from trax.config import Settings
 from trax.runtime import Runtime
 from trax.users import service as users
 
-from ..conftest import free_port
+from ..conftest import free_port, serving
 
 
 @dataclass(frozen=True)
@@ -65,13 +65,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    srv = Receiver()
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
-    thread.join(timeout=10)
+    with serving(Receiver()) as srv:
+        yield srv
 
 
 @pytest.fixture
