@@ -82,10 +82,17 @@ def keyset(
 R = TypeVar("R")
 
 
+def _created_and_id(row: Any) -> tuple[datetime, str]:
+    return row.created_at, row.id
+
+
 def paged(
-    rows: Sequence[R], page: PageRequest, key: Callable[[R], tuple[datetime, str]]
+    rows: Sequence[R],
+    page: PageRequest,
+    key: Callable[[R], tuple[datetime, str]] = _created_and_id,
 ) -> tuple[list[R], str | None]:
-    """The rows of this page and the cursor of the next one (None at the end)."""
+    """The rows of this page and the cursor of the next one (None at the end). ``key`` gives a
+    row's ``(created_at, id)``, the columns :func:`keyset` ordered by (default: its own)."""
     items = list(rows[: page.limit])
     if len(rows) <= page.limit:
         return items, None

@@ -62,17 +62,15 @@ class AudioForm(BaseModel):
 
     @classmethod
     def parse(cls, fields: dict[str, list[str]]) -> AudioForm:
-        values: dict[str, object] = {k: v[0] for k, v in fields.items() if v and k in _SINGLE}
-        values["timestamp_granularities[]"] = fields.get("timestamp_granularities[]", [])
+        many = "timestamp_granularities[]"  # the one field that repeats
+        values: dict[str, object] = {k: v[0] for k, v in fields.items() if v and k != many}
+        values[many] = fields.get(many, [])
         try:
             return cls.model_validate(values)
         except ValidationError as exc:
             raise RequestValidationError(
                 [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
             ) from exc
-
-
-_SINGLE = {"model", "language", "prompt", "response_format", "temperature"}
 
 
 def _form_schema(*, language: bool) -> dict[str, Any]:

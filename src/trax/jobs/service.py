@@ -125,11 +125,7 @@ async def submit_for_media(
 async def list_page(
     session: AsyncSession, owner_id: str, status: JobStatus | None, page: PageRequest
 ) -> tuple[list[JobView], str | None]:
-    rows, cursor = paged(
-        await repository.list_page(session, owner_id, status, page),
-        page,
-        lambda j: (j.created_at, j.id),
-    )
+    rows, cursor = paged(await repository.list_page(session, owner_id, status, page), page)
     return [JobView.model_validate(j) for j in rows], cursor
 
 

@@ -109,7 +109,7 @@ async def list_media(
     session: AsyncSession, owner_id: str, project_id: str | None, page: PageRequest
 ) -> tuple[list[Media], str | None]:
     rows = await repository.list_page(session, owner_id, project_id, page)
-    return paged(rows, page, lambda m: (m.created_at, m.id))
+    return paged(rows, page)
 
 
 async def delete_media(session: AsyncSession, media_id: str, owner_id: str | None) -> str | None:

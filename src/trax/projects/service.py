@@ -49,7 +49,7 @@ async def list_projects(
     session: AsyncSession, owner_id: str, page: PageRequest
 ) -> tuple[list[Project], str | None]:
     rows = await repository.list_page(session, owner_id, page)
-    return paged(rows, page, lambda p: (p.created_at, p.id))
+    return paged(rows, page)
 
 
 async def delete_project(session: AsyncSession, project_id: str, owner_id: str) -> None:

@@ -81,7 +81,7 @@ async def list_endpoints(
     session: AsyncSession, owner_id: str, page: PageRequest
 ) -> tuple[list[WebhookEndpoint], str | None]:
     rows = await repository.list_endpoints(session, owner_id, page)
-    return paged(rows, page, lambda e: (e.created_at, e.id))
+    return paged(rows, page)
 
 
 async def update_endpoint(
@@ -116,11 +116,7 @@ async def list_deliveries(
 ) -> tuple[list[DeliveryView], str | None]:
     """The endpoint's deliveries, newest first, each with its attempts."""
     await get_endpoint(session, owner_id, endpoint_id)
-    rows, cursor = paged(
-        await repository.list_deliveries(session, endpoint_id, page),
-        page,
-        lambda d: (d.created_at, d.id),
-    )
+    rows, cursor = paged(await repository.list_deliveries(session, endpoint_id, page), page)
     attempts = await repository.attempts_of(session, [d.id for d in rows])
     return [_delivery_view(d, attempts[d.id]) for d in rows], cursor
 
