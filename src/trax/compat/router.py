@@ -21,8 +21,6 @@ from trax.engine.models import offline_models
 from trax.engine.options import TranscribeOptions
 from trax.engine.result import TranscriptDocument
 from trax.jobs import batch
-from trax.jobs import service as jobs
-from trax.jobs.recovery import recover
 from trax.media import service as media_service
 from trax.media.uploads import receive_upload
 from trax.queue import Queue
@@ -107,10 +105,7 @@ async def _transcribe(task: str, request: Request, user: User, rt: Runtime, q: Q
     language = form.language if task == "transcribe" else None
     options = TranscribeOptions(model=name, language=language or None, task=task,
                                 initial_prompt=form.prompt or None)  # fmt: skip
-    async with rt.db.session() as s:
-        job = await jobs.submit_for_media(s, jobs.TRANSCRIBE, media, options.as_dict(), user.id)
-        job_id = job.id
-    await recover(rt, q, grace_seconds=0, only=[job_id])
+    job_id = await batch.submit_media(rt, q, media, options, user.id)
     (done,) = await batch.wait(rt, [job_id])
     if done.transcript_id is None:
         status = errors.http_status_for(done.error_kind or "")

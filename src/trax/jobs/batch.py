@@ -21,6 +21,7 @@ from trax.engine.options import TranscribeOptions
 from trax.jobs import service as jobs
 from trax.jobs.models import Job
 from trax.jobs.recovery import recover
+from trax.media.models import Media
 from trax.queue import Queue
 from trax.runtime import Runtime, open_runtime
 
@@ -56,6 +57,18 @@ async def submit(
         batch = await jobs.submit(s, jobs.TRANSCRIBE, sources, options.as_dict())
     await recover(rt, queue, grace_seconds=0, only=[j.id for j in batch])
     return batch
+
+
+async def submit_media(
+    rt: Runtime, queue: jobs.Delivery, media: Media, options: TranscribeOptions, owner_id: str
+) -> str:
+    """Record a transcribe job on stored media (reusing an unfinished one), commit, enqueue it;
+    returns its id."""
+    async with rt.db.session() as s:
+        job = await jobs.submit_for_media(s, jobs.TRANSCRIBE, media, options.as_dict(), owner_id)
+        job_id = job.id
+    await recover(rt, queue, grace_seconds=0, only=[job_id])
+    return job_id
 
 
 async def wait(rt: Runtime, job_ids: Sequence[str], on_update: WatchFn | None = None) -> list[Job]:

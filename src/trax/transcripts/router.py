@@ -11,8 +11,8 @@ from fastapi.responses import PlainTextResponse, Response
 from trax import errors
 from trax.captions.formats import CaptionStyle, ExportFormat, render, suffix
 from trax.engine.options import TranscribeOptions
+from trax.jobs import batch
 from trax.jobs import service as jobs
-from trax.jobs.recovery import recover
 from trax.jobs.schemas import JobView
 from trax.media import service as media_service
 from trax.pagination import Page
@@ -58,9 +58,7 @@ async def create_transcription(
     )
     async with rt.db.session() as s:
         media = await media_service.get_media(s, body.media_id, user.id)
-        job = await jobs.submit_for_media(s, jobs.TRANSCRIBE, media, options.as_dict(), user.id)
-        job_id = job.id
-    await recover(rt, q, grace_seconds=0, only=[job_id])
+    job_id = await batch.submit_media(rt, q, media, options, user.id)
     async with rt.db.session() as s:
         return JobView.model_validate(await jobs.get(s, job_id, user.id))
 
