@@ -40,6 +40,16 @@ class Settings(BaseSettings):
         description="Where assembled and downloaded models are kept.",
     )
     default_model: str = Field(default="base", description="Model used when none is given.")
+    extra_models: str = Field(
+        default="",
+        description="Comma-separated model names API users may ask for besides the offline "
+        "ones `trax models` lists (e.g. `small,medium`: downloaded from the hub on first use).",
+    )
+    api_any_model: bool = Field(
+        default=False,
+        description="Let API users name any model, including hub ids and directories on the "
+        "server (off: only the offline models and TRAX_EXTRA_MODELS).",
+    )
     max_file_bytes: int = Field(default=500 * MB, gt=0, description="Largest accepted input.")
     max_duration_seconds: float = Field(
         default=6 * 3600.0, gt=0, description="Longest accepted input, in seconds."
@@ -143,6 +153,10 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to the embedded SQLite file."""
         return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'trax.db'}"
+
+    @property
+    def extra_model_names(self) -> list[str]:
+        return [n.strip() for n in self.extra_models.split(",") if n.strip()]
 
     @property
     def media_dir(self) -> Path:

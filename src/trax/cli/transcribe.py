@@ -92,23 +92,24 @@ async def _transcribe(
 ) -> int:
     import anyio.to_thread
 
+    from trax.actors import job_runtime
     from trax.captions.formats import ExportFormat
     from trax.cli.running import run_or_enqueue, write_report
     from trax.config import get_settings
-    from trax.engine.options import TranscribeOptions
     from trax.jobs import batch
     from trax.media import sources
+    from trax.transcripts.options import transcribe_options
 
     settings = get_settings()
-    options = TranscribeOptions(model=model or settings.default_model, language=language)
-    await anyio.to_thread.run_sync(_check_options, settings, options)
+    options = transcribe_options(settings, trusted=True, model=model, language=language)
+    await anyio.to_thread.run_sync(_check_model, settings, options)
     found = await anyio.to_thread.run_sync(sources.expand, paths)
     if found.skipped:
         err_console.print(f"skipped {len(found.skipped)} non-media file(s) in directories")
     if not found.inputs:
         err_console.print("[yellow]no media files found[/]")
         return 0
-    async with batch.job_runtime(settings) as (rt, queue):
+    async with job_runtime(settings) as (rt, queue):
         submitted = await batch.submit(rt, queue, found.inputs, options)
         finished = await run_or_enqueue(rt, queue, submitted, wait)
         if finished is None:
@@ -123,13 +124,11 @@ async def _transcribe(
     return sum(1 for j in finished if j.transcript_id is None)
 
 
-def _check_options(settings: Settings, options: TranscribeOptions) -> None:
-    """Fail before any work on an unknown language or a model that cannot be found."""
-    from trax.engine.asr import validate_options
+def _check_model(settings: Settings, options: TranscribeOptions) -> None:
+    """Fail before any work on a model that cannot be found (hub models are fetched once)."""
     from trax.engine.models import resolve
     from trax.transcripts.tasks import transcriber_for
 
-    validate_options(options)
     if settings.broker_url is None and not resolve(options.model, settings.model_cache_dir).offline:
         transcriber_for(settings).pipeline(options.model)  # downloads once, or says why not
 

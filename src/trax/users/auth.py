@@ -13,11 +13,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 from pathlib import Path
-from typing import Annotated
 
 import jwt
-from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Request
 from limits import RateLimitItem, parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
@@ -26,8 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from trax import errors
 from trax.config import Settings
 from trax.db import utcnow
-from trax.runtime import Runtime
-from trax.system.router import runtime
 from trax.users import service as users
 from trax.users.models import User
 
@@ -95,21 +91,6 @@ async def authenticate(session: AsyncSession, settings: Settings, credential: st
     if user is None:
         raise errors.AuthError(INVALID_TOKEN)
     return user
-
-
-_bearer = HTTPBearer(auto_error=False, description="An access token or an API key (trx_…).")
-
-
-async def current_user(
-    rt: Annotated[Runtime, Depends(runtime)],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> User:
-    async with rt.db.session() as s:
-        return await authenticate(s, rt.settings, credentials.credentials if credentials else "")
-
-
-#: The authenticated caller, as a FastAPI dependency.
-CurrentUser = Annotated[User, Depends(current_user)]
 
 
 class LoginLimiter:
