@@ -47,18 +47,29 @@ async def job_runtime(
     sweep (the server's; ``trax worker`` processes have the Sweeper middleware)."""
     queue = build_queue(settings)
     pool = queue.worker(settings.worker_threads) if queue.embedded else None
-    async with open_runtime(settings) as rt, anyio.create_task_group() as tg:
+    async with open_runtime(settings) as rt:
         if pool is not None:
             pool.start()
-            if sweeping:
-                tg.start_soon(_sweep_forever, rt, queue)
         try:
-            yield rt, queue
+            if pool is not None and sweeping:
+                async with _sweeping(rt, queue):
+                    yield rt, queue
+            else:
+                yield rt, queue
         finally:
-            tg.cancel_scope.cancel()
             if pool is not None:
                 await anyio.to_thread.run_sync(functools.partial(pool.stop, timeout=1000))
                 executor.shutdown()
+
+
+@asynccontextmanager
+async def _sweeping(rt: Runtime, queue: Queue) -> AsyncIterator[None]:
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(_sweep_forever, rt, queue)
+        try:
+            yield
+        finally:
+            tg.cancel_scope.cancel()
 
 
 async def _sweep_forever(rt: Runtime, queue: Queue) -> None:

@@ -118,7 +118,7 @@ async def _transcribe(
                 write_report(report, _report_rows(found.inputs, submitted, {}))
             return 0
         written = await _write_exports(rt, finished, [ExportFormat(f) for f in formats], output_dir)
-    _summary(finished, written)
+    _summary(found.inputs, finished, written)
     if report is not None:
         write_report(report, _report_rows(found.inputs, finished, written))
     return sum(1 for j in finished if j.transcript_id is None)
@@ -188,20 +188,21 @@ def _print_queued(submitted: list[Job]) -> None:
         err_console.print(f"queued {job.id}  {job.source}", highlight=False)
 
 
-def _summary(finished: list[Job], exports: dict[str, list[Path]]) -> None:
+def _summary(inputs: list[Path], finished: list[Job], exports: dict[str, list[Path]]) -> None:
+    """A row per input, named as given (two inputs may share a file name, or a transcript)."""
     from rich.table import Table
 
     table = Table(title="Summary", show_lines=False)
     for col in ("input", "status", "transcript", "result"):
         table.add_column(col, overflow="fold")
-    for job in finished:
+    for path, job in zip(inputs, finished, strict=True):
         ok = job.transcript_id is not None
         if ok:
             status = "[green]cached[/]" if job.stage == "cached" else "[green]ok[/]"
             result = ", ".join(p.name for p in exports.get(job.id, []))
         else:
             status, result = f"[red]{job.status.value}[/]", job.error_message or ""
-        table.add_row(Path(job.source).name, status, (job.transcript_id or "")[:8], result)
+        table.add_row(str(path), status, (job.transcript_id or "")[:8], result)
     err_console.print(table)
     failures = [j for j in finished if j.transcript_id is None]
     for job in failures:
