@@ -2,7 +2,7 @@
 
 One hash costs tens of milliseconds of CPU and 64 MiB of memory. On the event loop it would stall
 every other request for that long (twelve concurrent logins raised another user's ``/users/me``
-from 8 ms to 0.9 s), so it runs in a worker thread; and at most one hash per core runs at once,
+from 8 ms to 0.9 s), so it runs in a worker thread; and at most one hash per two cores runs at once,
 so a burst of logins queues here instead of taking every core and a gigabyte of memory.
 """
 
@@ -15,8 +15,11 @@ from anyio import CapacityLimiter
 from anyio.lowlevel import RunVar
 from pwdlib import PasswordHash
 
-#: Hashes computed at once: one per usable core.
-CONCURRENCY = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+#: Hashes computed at once: one per two usable cores. An Argon2id hash (parallelism 4) keeps more
+#: than one core busy; with one hash per core the event loop was starved of CPU (another user's
+#: /users/me p50 230 ms under twelve login connections; 9 ms with one per two cores).
+CONCURRENCY = max(1, _CORES // 2)
 _hasher = PasswordHash.recommended()  # Argon2id
 #: One limiter per event loop (a limiter cannot be shared between loops).
 _slots: RunVar[CapacityLimiter] = RunVar("trax_password_slots")
