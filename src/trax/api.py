@@ -15,9 +15,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from trax import errors
 from trax.actors import job_runtime
+from trax.bodies import BodyLimit
 from trax.compat.router import router as compat_router
 from trax.config import Settings, get_settings
 from trax.errors import error_body
@@ -63,6 +65,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router)
     app.add_exception_handler(errors.TraxError, _trax_error)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_json_bytes, refuse=render_error)
+    if proxies := [p.strip() for p in settings.trusted_proxies.split(",") if p.strip()]:
+        # The client address is the peer's unless the peer is a configured proxy; `trax serve`
+        # turns uvicorn's own handling (which trusts 127.0.0.1) off.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=proxies)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(sa_exc.DBAPIError, _database_error)
@@ -73,6 +80,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 async def _trax_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.TraxError)
+    return render_error(exc)
+
+
+def render_error(exc: errors.TraxError) -> JSONResponse:
+    """A Trax error as the API answers it."""
     headers = {}
     if isinstance(exc, errors.AuthError):
         headers["WWW-Authenticate"] = "Bearer"

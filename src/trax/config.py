@@ -121,6 +121,23 @@ class Settings(BaseSettings):
         description="Login attempts allowed per client address and email (limits syntax); "
         "counted in Redis when a broker URL is set, else in process.",
     )
+    login_address_rate_limit: str = Field(
+        default="60/minute",
+        description="Login attempts allowed per client address, whatever the emails.",
+    )
+    registration_rate_limit: str = Field(
+        default="20/hour", description="Registrations allowed per client address."
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses or networks of reverse proxies whose "
+        "X-Forwarded-For names the client; default: none (the peer is the client).",
+    )
+    max_json_bytes: int = Field(
+        default=1 * MB,
+        gt=0,
+        description="Largest request body other than a media upload (JSON, forms), in bytes.",
+    )
     outbound_allow_loopback: bool = Field(
         default=False,
         description="Let URL ingest and webhooks reach 127.0.0.1/::1 (local development only).",

@@ -140,6 +140,13 @@ class MediaTooLargeError(MediaError):
     http_status = 413
 
 
+class RequestTooLargeError(TraxError):
+    """A request body (JSON, form fields) over its limit; media files have their own."""
+
+    code = "request_too_large"
+    http_status = 413
+
+
 class ModelError(TraxError):
     """A model cannot be found, assembled or loaded."""
 

@@ -23,10 +23,17 @@ def login_limiter(request: Request) -> LoginLimiter:
 
 
 @router.post("/auth/register", status_code=status.HTTP_201_CREATED)
-async def register(body: Registration, rt: Rt) -> UserView:
-    """Create an account (when ``TRAX_ALLOW_REGISTRATION`` is on)."""
+async def register(
+    request: Request,
+    body: Registration,
+    rt: Rt,
+    limiter: Annotated[LoginLimiter, Depends(login_limiter)],
+) -> UserView:
+    """Create an account (when ``TRAX_ALLOW_REGISTRATION`` is on). Registrations are
+    rate-limited per client address."""
     if not rt.settings.allow_registration:
         raise errors.ForbiddenError(REGISTRATION_CLOSED)
+    limiter.hit_registration(client_address(request))
     async with rt.db.session() as s:
         user = await users.create_user(s, body.email, body.password)
         return UserView.model_validate(user)
@@ -40,7 +47,7 @@ async def login(
     limiter: Annotated[LoginLimiter, Depends(login_limiter)],
 ) -> TokenView:
     """OAuth2 password login (form fields ``username`` = email, ``password``): a short-lived
-    access token. Attempts are rate-limited per client address and email."""
+    access token. Attempts are rate-limited per client address and email, and per address."""
     limiter.hit(client_address(request), form.username)
     async with rt.db.session() as s:
         user = await users.login(s, form.username, form.password)
