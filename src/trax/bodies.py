@@ -29,6 +29,8 @@ class _Allowance:
     limit: int
     received: int = 0
     refused: bool = False
+    #: Past the limit with more to come: the next read is refused.
+    over: bool = False
 
 
 def allow_body(request: Request, limit: int) -> None:
@@ -64,12 +66,20 @@ class BodyLimit:
                 allowance.refused = True
             if allowance.refused:
                 return {"type": "http.disconnect"}
+            if allowance.over:
+                allowance.refused = True
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 allowance.received += len(message.get("body", b""))
                 if allowance.received > allowance.limit:
-                    allowance.refused = True
-                    return {"type": "http.disconnect"}
+                    if not message.get("more_body", False):
+                        allowance.refused = True
+                        return {"type": "http.disconnect"}
+                    # The app still sees this one message (an upload parser then names the file
+                    # that is too large); the next read is refused. Memory stays bounded by one
+                    # message of the server (at most its socket read size).
+                    allowance.over = True
             return message
 
         async def guarded_send(message: Message) -> None:

@@ -32,7 +32,7 @@ import httpcore
 import httpx
 
 from trax import errors
-from trax.media.service import safe_filename
+from trax.filenames import safe_filename
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

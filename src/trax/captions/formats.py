@@ -46,7 +46,7 @@ LINE_CHARS = (10, 200)
 LINES = (1, 10)
 CUE_SECONDS = (0.5, 60.0)
 MIN_CUE_SECONDS = (0.0, 60.0)
-PAUSE_SECONDS = (0.05, 10.0)
+PAUSE_SECONDS = (0.0001, 10.0)
 OUT_OF_RANGE = "must be between {low:g} and {high:g}, got {value!r}"
 MIN_OVER_MAX = "min_cue_seconds ({low:g}) must not exceed max_cue_seconds ({high:g})"
 

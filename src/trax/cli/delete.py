@@ -18,7 +18,7 @@ def delete(transcript_id: str) -> None:
     async def body() -> None:
         from trax.actors import build_queue
         from trax.config import get_settings
-        from trax.media import service as media_service
+        from trax.media import deletion
         from trax.runtime import open_runtime
         from trax.transcripts import service as transcripts
         from trax.unit_of_work import unit_of_work
@@ -27,7 +27,7 @@ def delete(transcript_id: str) -> None:
         queue = build_queue(settings)
         async with open_runtime(settings) as rt, unit_of_work(rt.db, queue) as uow:
             detail = await transcripts.get_transcript(uow.session, transcript_id)
-            await media_service.delete_media(uow, rt.storage, detail.media_id, None)
+            await deletion.delete_media(uow, rt.storage, detail.media_id, None)
         err_console.print(f"deleted {detail.id}  {detail.filename}", highlight=False)
 
     run(body)

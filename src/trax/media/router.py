@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from trax import outbound
 from trax.deps import CurrentUser, PageParams, Rt, UoW
+from trax.media import deletion
 from trax.media import service as media_service
 from trax.media.schemas import MediaView, UrlIngest
 from trax.media.uploads import receive_upload
@@ -99,5 +100,5 @@ async def get_media(media_id: str, user: CurrentUser, uow: UoW) -> MediaView:
 async def delete_media(media_id: str, user: CurrentUser, rt: Rt, uow: UoW) -> Response:
     """Delete the media, its transcripts and (once no one else's media uses the same bytes)
     the stored file. Its unfinished jobs fail with ``media_deleted``."""
-    await media_service.delete_media(uow, rt.storage, media_id, user.id)
+    await deletion.delete_media(uow, rt.storage, media_id, user.id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import anyio
 import anyio.to_thread
@@ -13,14 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from trax import errors
 from trax.config import Settings
 from trax.engine.audio import MediaProbe, probe
-from trax.jobs import control
 from trax.media import repository
 from trax.media.models import Media
 from trax.pagination import PageRequest, paged
 from trax.projects import service as projects
 from trax.runtime import Runtime
 from trax.storage import Storage, StoredObject
-from trax.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -130,33 +127,3 @@ async def list_media(
 ) -> tuple[list[Media], str | None]:
     rows = await repository.list_page(session, owner_id, project_id, page)
     return paged(rows, page)
-
-
-async def delete_media(
-    uow: UnitOfWork, storage: Storage, media_id: str, owner_id: str | None
-) -> None:
-    """Delete the media row (its transcripts go with it), fail its unfinished jobs, and remove
-    the stored bytes once no media row uses them.
-
-    The decision is made under the stored object's row lock, which :func:`record` takes too: an
-    upload of the same bytes by another owner either committed first (its row is seen and the
-    bytes stay) or comes after (and stores the bytes again). The bytes are removed before the
-    commit, under that lock; if the commit then fails, only this media's own bytes are gone."""
-    media = await get_media(uow.session, media_id, owner_id)
-    await control.media_deleted(uow, media)
-    key = media.storage_key
-    await repository.lock_object(uow.session, key)
-    await repository.delete(uow.session, media)
-    if not await repository.storage_key_in_use(uow.session, key):
-        await repository.forget_object(uow.session, key)
-        await anyio.to_thread.run_sync(storage.delete, key)
-
-
-UPLOAD_TOO_LARGE = "upload is over the {limit}-byte limit"
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def safe_filename(name: str | None) -> str:
-    """A client-supplied file name reduced to one harmless path component."""
-    base = _SAFE_NAME.sub("_", PurePosixPath((name or "").replace("\\", "/")).name).strip("._")
-    return base[:200] or "upload"

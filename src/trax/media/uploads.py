@@ -23,7 +23,7 @@ from starlette.requests import Request
 
 from trax import errors
 from trax.bodies import allow_body
-from trax.media.service import UPLOAD_TOO_LARGE, safe_filename
+from trax.filenames import safe_filename
 
 NOT_MULTIPART = "send the file as multipart/form-data with a 'file' part"
 NO_FILE_PART = "the request has no 'file' part"
@@ -66,6 +66,9 @@ class _Part:
     field_name: str = ""
     filename: str | None = None
     value: bytearray = field(default_factory=bytearray)
+
+
+UPLOAD_TOO_LARGE = "upload is over the {limit}-byte limit"
 
 
 class _Collector:
