@@ -12,7 +12,6 @@ import base64
 import json
 import shutil
 import subprocess
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +25,7 @@ from trax.config import Settings, get_settings
 
 from ..conftest import free_port
 from ..jobs.test_workers import RedisServer
-from .conftest import Account, register, serve, wait_for_job
+from .conftest import Account, register, serve
 from .test_resources import upload
 
 pytestmark = pytest.mark.skipif(not shutil.which("redis-server"), reason="no redis-server")
@@ -117,39 +116,6 @@ def test_identical_concurrent_requests_share_one_media_and_one_job(
     with httpx.Client(base_url=holding, timeout=60) as http:
         listed = http.get("/api/v1/jobs", headers=ada.headers).json()["items"]
         assert len(listed) == 1
-
-
-def test_deleting_media_never_loses_another_owners_concurrent_upload(
-    server: str, media: Path, api_settings: Settings
-) -> None:
-    data = (media / "jfk.flac").read_bytes()
-    with httpx.Client(base_url=server, timeout=60) as http:
-        alice = register(http, "alice@example.com")
-        bob = register(http, "bob@example.com")
-        for _ in range(15):
-            mine = upload(http, alice, media / "jfk.flac").json()
-            results: dict[str, httpx.Response] = {}
-
-            def bob_uploads(results: dict[str, httpx.Response] = results) -> None:
-                with httpx.Client(base_url=server, timeout=60) as other:
-                    results["bob"] = other.post(
-                        "/api/v1/media", headers=bob.headers, files={"file": ("jfk.flac", data)}
-                    )
-
-            thread = threading.Thread(target=bob_uploads)
-            thread.start()
-            deleted = http.delete(f"/api/v1/media/{mine['id']}", headers=alice.headers)
-            thread.join()
-            assert deleted.status_code == 204
-            bobs = results["bob"]
-            assert bobs.status_code == 201, bobs.text
-            stored = api_settings.data_dir / "media"
-            assert any(p.is_file() for p in stored.rglob("*")), "Bob's bytes were removed"
-            # Bob's media still transcribes: its bytes are there.
-            job = _transcribe(http, bob, bobs.json()["id"]).json()
-            assert wait_for_job(http, bob, job["id"])["status"] == "succeeded"
-            assert http.delete(f"/api/v1/media/{bobs.json()['id']}", headers=bob.headers)
-            assert not any(p.is_file() for p in stored.rglob("*"))
 
 
 def _forged_cursor() -> str:
