@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from trax.cli.common import err_console, run
+from trax.cli.common import err_console, format_list, run
 
 if TYPE_CHECKING:
     from trax.captions.formats import ExportFormat
@@ -19,14 +19,6 @@ if TYPE_CHECKING:
 FORMATS = ("json", "txt", "srt", "vtt")
 
 
-def _parse_formats(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, ...]:
-    chosen = tuple(dict.fromkeys(f.strip().lower() for f in value.split(",") if f.strip()))
-    unknown = [f for f in chosen if f not in FORMATS]
-    if unknown or not chosen:
-        raise click.BadParameter(f"choose from {', '.join(FORMATS)} (got {value!r})")
-    return chosen
-
-
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--model", help="Size name (tiny.en, base, small…), model directory or hub id.")
@@ -36,7 +28,7 @@ def _parse_formats(_ctx: click.Context, _param: click.Parameter, value: str) -> 
     "formats",
     default=",".join(FORMATS),
     show_default=True,
-    callback=_parse_formats,
+    callback=format_list(FORMATS),
     help="Comma-separated export formats to write.",
 )
 @click.option(
