@@ -95,6 +95,10 @@ async def _transcribe(
     options = TranscribeOptions(model=model or settings.default_model, language=language)
     await anyio.to_thread.run_sync(_check_options, settings, options)
     found = await anyio.to_thread.run_sync(sources.expand, paths)
+    for skipped in found.skipped:
+        err_console.print(
+            f"skipped {skipped.path}: {skipped.reason}", highlight=False, soft_wrap=True
+        )
     if found.skipped:
         err_console.print(f"skipped {len(found.skipped)} non-media file(s) in directories")
     if not found.inputs:
@@ -106,12 +110,12 @@ async def _transcribe(
         if finished is None:
             _print_queued(submitted)
             if report is not None:
-                write_report(report, _report_rows(found.inputs, submitted, {}))
+                write_report(report, _report_rows(found.inputs, submitted, {}), found.skipped)
             return 0
         written = await _write_exports(rt, finished, [ExportFormat(f) for f in formats], output_dir)
     _summary(finished, written)
     if report is not None:
-        write_report(report, _report_rows(found.inputs, finished, written))
+        write_report(report, _report_rows(found.inputs, finished, written), found.skipped)
     return sum(1 for j in finished if j.transcript_id is None)
 
 
@@ -184,6 +188,8 @@ def _print_queued(submitted: list[Job]) -> None:
 def _summary(finished: list[Job], exports: dict[str, list[Path]]) -> None:
     from rich.table import Table
 
+    from trax.cli.running import print_outcome
+
     table = Table(title="Summary", show_lines=False)
     for col in ("input", "status", "transcript", "result"):
         table.add_column(col, overflow="fold")
@@ -196,7 +202,4 @@ def _summary(finished: list[Job], exports: dict[str, list[Path]]) -> None:
             status, result = f"[red]{job.status.value}[/]", job.error_message or ""
         table.add_row(Path(job.source).name, status, (job.transcript_id or "")[:8], result)
     err_console.print(table)
-    failures = [j for j in finished if j.transcript_id is None]
-    for job in failures:
-        err_console.print(f"[red]error:[/] {job.error_message}", highlight=False, soft_wrap=True)
-    err_console.print(f"{len(finished) - len(failures)} succeeded, {len(failures)} failed")
+    print_outcome(finished)
