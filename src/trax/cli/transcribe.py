@@ -24,6 +24,21 @@ FORMATS = ("json", "txt", "srt", "vtt")
 @click.option("--model", help="Size name (tiny.en, base, small…), model directory or hub id.")
 @click.option("--language", help="Language code (en, de…); detected when omitted.")
 @click.option(
+    "--task",
+    metavar="transcribe|translate",
+    help="translate: English text from speech in any language (multilingual models).  "
+    "[default: transcribe]",
+)
+@click.option("--beam-size", type=int, help="Beam search width; 1 is greedy and fastest.")
+@click.option(
+    "--vad/--no-vad",
+    default=True,
+    show_default=True,
+    help="Skip what voice activity detection finds is not speech.",
+)
+@click.option("--prompt", "initial_prompt", help="Initial prompt: context, names, spelling.")
+@click.option("--hotwords", help="Words or names to favour, e.g. a product name.")
+@click.option(
     "--format",
     "formats",
     default=",".join(FORMATS),
@@ -57,6 +72,7 @@ def transcribe(
     output_dir: Path,
     report: Path | None,
     wait: bool,
+    **decoding: Any,
 ) -> None:
     """Transcribe media files and directories (searched recursively).
 
@@ -68,8 +84,12 @@ def transcribe(
     Examples:
       trax transcribe talk.mp4
       trax transcribe recordings/ --model tiny.en --format srt,vtt --output-dir captions/
+      trax transcribe interview.mp3 --model base --task translate --hotwords Trax
     """
-    failed = run(lambda: _transcribe(paths, model, language, formats, output_dir, report, wait))
+    given = {k: v for k, v in decoding.items() if v is not None}
+    failed = run(
+        lambda: _transcribe(paths, model, language, given, formats, output_dir, report, wait)
+    )
     raise SystemExit(1 if failed else 0)
 
 
@@ -77,6 +97,7 @@ async def _transcribe(
     paths: tuple[Path, ...],
     model: str | None,
     language: str | None,
+    decoding: dict[str, Any],
     formats: tuple[str, ...],
     output_dir: Path,
     report: Path | None,
@@ -92,7 +113,9 @@ async def _transcribe(
     from trax.media import sources
 
     settings = get_settings()
-    options = TranscribeOptions(model=model or settings.default_model, language=language)
+    options = TranscribeOptions(
+        model=model or settings.default_model, language=language, **decoding
+    )
     await anyio.to_thread.run_sync(_check_options, settings, options)
     found = await anyio.to_thread.run_sync(sources.expand, paths)
     for skipped in found.skipped:
