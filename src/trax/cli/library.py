@@ -28,8 +28,8 @@ def list_command(as_json: bool, limit: int) -> None:
     async def body() -> None:
         from pydantic import TypeAdapter
         from rich import box
-        from rich.table import Table
 
+        from trax.cli.tables import fitted_table
         from trax.config import get_settings
         from trax.runtime import open_runtime
         from trax.transcripts import service
@@ -41,11 +41,13 @@ def list_command(as_json: bool, limit: int) -> None:
             adapter = TypeAdapter(list[TranscriptSummary])
             echo_json(adapter.dump_json(items, indent=2).decode())
             return
-        table = Table(box=box.SIMPLE_HEAD)
-        widths = {"id": 8, "created": 16, "file": 12, "lang": 4, "dur": 6, "model": 7, "v": 1}
-        for col, width in widths.items():
-            table.add_column(col, overflow="ellipsis", no_wrap=True, min_width=width)
-        table.add_column("text", overflow="ellipsis", no_wrap=True, min_width=10, max_width=48)
+        table = fitted_table(box.SIMPLE_HEAD)
+        for col in ("id", "created"):
+            table.add_column(col, no_wrap=True)
+        table.add_column("file", overflow="ellipsis", no_wrap=True, width=14, ratio=2)
+        for col in ("lang", "dur", "model", "v"):
+            table.add_column(col, overflow="ellipsis", no_wrap=True, max_width=10)
+        table.add_column("text", overflow="ellipsis", no_wrap=True, width=8, ratio=3)
         for t in items:
             created = t.created_at.astimezone().strftime("%Y-%m-%d %H:%M")
             table.add_row(
