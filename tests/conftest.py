@@ -29,10 +29,10 @@ import sqlalchemy as sa
 # No test may reach the model hub (or any non-loopback address).
 os.environ["HF_HUB_OFFLINE"] = "1"
 
+from trax.actors import job_runtime
 from trax.config import Settings, get_settings
 from trax.engine.asr import EngineConfig, Transcriber
 from trax.engine.models import LoadOptions
-from trax.jobs.batch import job_runtime
 from trax.queue import Queue
 from trax.runtime import Runtime, open_runtime
 from trax.storage import s3_client

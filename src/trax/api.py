@@ -8,18 +8,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from trax import errors
+from trax.actors import job_runtime
+from trax.bodies import BodyLimit
 from trax.compat.router import router as compat_router
 from trax.config import Settings, get_settings
-from trax.jobs.batch import job_runtime
+from trax.errors import error_body
 from trax.jobs.router import router as jobs_router
 from trax.media.router import router as media_router
 from trax.notifications.router import router as notifications_router
@@ -30,15 +33,12 @@ from trax.users.auth import LoginLimiter
 from trax.users.router import router as users_router
 from trax.webhooks.router import router as webhooks_router
 
+log = structlog.get_logger(__name__)
 VALIDATION_FAILED = "the request is not valid"
 UNSTORABLE_VALUE = "a value in the request cannot be stored: {reason}"
+INTERNAL_ERROR = "internal server error; the server log has the details"
 #: SQLSTATE class 22, "data exception": the value itself is wrong (a NUL byte in text, …).
 _DATA_EXCEPTION = "22"
-
-
-def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
-    """The one JSON error shape of the API."""
-    return {"error": {"code": code, "message": message, "details": details}}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with job_runtime(settings) as (rt, queue):
+        async with job_runtime(settings, sweeping=True) as (rt, queue):
             app.state.runtime, app.state.queue = rt, queue
             yield
 
@@ -65,20 +65,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router)
     app.add_exception_handler(errors.TraxError, _trax_error)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_json_bytes, refuse=render_error)
+    if proxies := [p.strip() for p in settings.trusted_proxies.split(",") if p.strip()]:
+        # The client address is the peer's unless the peer is a configured proxy; `trax serve`
+        # turns uvicorn's own handling (which trusts 127.0.0.1) off.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=proxies)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(sa_exc.DBAPIError, _database_error)
+    app.add_exception_handler(OSError, _environment_error)
+    app.add_exception_handler(Exception, _internal_error)
     return app
 
 
 async def _trax_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.TraxError)
+    return render_error(exc)
+
+
+def render_error(exc: errors.TraxError) -> JSONResponse:
+    """A Trax error as the API answers it."""
     headers = {}
     if isinstance(exc, errors.AuthError):
         headers["WWW-Authenticate"] = "Bearer"
     if isinstance(exc, errors.RateLimitedError):
         headers["Retry-After"] = str(exc.retry_after)
-    body = error_body(exc.code, exc.message)
+    body = error_body(exc.code, exc.message, exc.details)
     return JSONResponse(body, status_code=exc.http_status, headers=headers)
 
 
@@ -100,7 +112,22 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, sa_exc.DBAPIError)
     state = str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or "")
     if not state.startswith(_DATA_EXCEPTION):
-        raise exc
+        return await _environment_error(request, exc)
     reason = str(exc.orig).splitlines()[0] if exc.orig else "invalid value"
     body = error_body("invalid_request", UNSTORABLE_VALUE.format(reason=reason))
     return JSONResponse(body, status_code=422)
+
+
+async def _environment_error(request: Request, exc: Exception) -> JSONResponse:
+    """A full disk is 507 and an unreachable database 503, in the one error shape; anything
+    else is ours (500)."""
+    known = errors.from_environment(exc)
+    if known is None:
+        return await _internal_error(request, exc)
+    log.warning("request failed on the environment", path=request.url.path, error=known.message)
+    return await _trax_error(request, known)
+
+
+async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error", path=request.url.path, exc_info=exc)
+    return JSONResponse(error_body("internal_error", INTERNAL_ERROR), status_code=500)

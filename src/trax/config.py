@@ -40,6 +40,16 @@ class Settings(BaseSettings):
         description="Where assembled and downloaded models are kept.",
     )
     default_model: str = Field(default="base", description="Model used when none is given.")
+    extra_models: str = Field(
+        default="",
+        description="Comma-separated model names API users may ask for besides the offline "
+        "ones `trax models` lists (e.g. `small,medium`: downloaded from the hub on first use).",
+    )
+    api_any_model: bool = Field(
+        default=False,
+        description="Let API users name any model, including hub ids and directories on the "
+        "server (off: only the offline models and TRAX_EXTRA_MODELS).",
+    )
     max_file_bytes: int = Field(default=500 * MB, gt=0, description="Largest accepted input.")
     max_duration_seconds: float = Field(
         default=6 * 3600.0, gt=0, description="Longest accepted input, in seconds."
@@ -111,6 +121,23 @@ class Settings(BaseSettings):
         description="Login attempts allowed per client address and email (limits syntax); "
         "counted in Redis when a broker URL is set, else in process.",
     )
+    login_address_rate_limit: str = Field(
+        default="60/minute",
+        description="Login attempts allowed per client address, whatever the emails.",
+    )
+    registration_rate_limit: str = Field(
+        default="20/hour", description="Registrations allowed per client address."
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses or networks of reverse proxies whose "
+        "X-Forwarded-For names the client; default: none (the peer is the client).",
+    )
+    max_json_bytes: int = Field(
+        default=1 * MB,
+        gt=0,
+        description="Largest request body other than a media upload (JSON, forms), in bytes.",
+    )
     outbound_allow_loopback: bool = Field(
         default=False,
         description="Let URL ingest and webhooks reach 127.0.0.1/::1 (local development only).",
@@ -143,6 +170,10 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to the embedded SQLite file."""
         return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'trax.db'}"
+
+    @property
+    def extra_model_names(self) -> list[str]:
+        return [n.strip() for n in self.extra_models.split(",") if n.strip()]
 
     @property
     def media_dir(self) -> Path:

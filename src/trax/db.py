@@ -7,7 +7,7 @@ actor) opens a unit of work with :meth:`Database.session` which commits once or 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
@@ -91,6 +92,28 @@ async def resolve_id_prefix(
     if len(matches) > 1:
         raise errors.UsageError(errors.AMBIGUOUS_ID.format(what=what, ref=ref))
     return matches[0]
+
+
+async def insert_once(
+    session: AsyncSession,
+    model: type[Base],
+    values: dict[str, Any],
+    conflict: Sequence[str],
+    where: sa.ColumnElement[bool] | sa.TextClause | None = None,
+) -> bool:
+    """``INSERT … ON CONFLICT DO NOTHING`` on the unique index over ``conflict`` (partial when
+    ``where`` is given): True when this call inserted the row. Two transactions inserting the
+    same key at the same moment both succeed; one of them inserts. (SQLite and PostgreSQL share
+    this syntax; a savepoint-and-retry would not work on SQLite's driver.)"""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (
+        insert(model)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=list(conflict), index_where=where)
+    )
+    result = await session.execute(stmt)
+    return bool(getattr(result, "rowcount", 0) == 1)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:

@@ -5,8 +5,9 @@ Messages are built from the named constants below so that tests and clients can 
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 # Named reasons for bad input (shown after the file name).
 NOT_FOUND = "no such file or directory"
@@ -18,6 +19,7 @@ NO_AUDIO = "contains no audio stream"
 CORRUPT = "corrupt or truncated media"
 TOO_LARGE = "file is {size} bytes, over the {limit}-byte limit"
 TOO_LONG = "media lasts {seconds:.0f} s, over the {limit:.0f} s limit"
+MEDIA_DELETED = "{name}: the media was deleted"
 # Looking objects up by id or unique id prefix.
 NO_SUCH_ID = "no {what} with id {ref!r}"
 AMBIGUOUS_ID = "id {ref!r} matches more than one {what}; give more characters"
@@ -36,11 +38,37 @@ class TraxError(Exception):
         super().__init__(message)
         self.message = message
 
+    @property
+    def details(self) -> Any:
+        """Machine-readable details for the API's error body (None by default)."""
+        return None
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    """The one JSON error shape of the API: ``{"error": {"code", "message", "details"}}``."""
+    return {"error": {"code": code, "message": message, "details": details}}
+
 
 class UsageError(TraxError):
     code = "usage_error"
     http_status = 422
     exit_code = 2
+
+
+class InvalidOptionError(UsageError, ValueError):
+    """An option's value is refused; names the option (``field``) and why. The CLI and the API
+    check options with the same code, so both refuse the same values."""
+
+    code = "invalid_option"
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+    @property
+    def details(self) -> Any:
+        return [{"loc": [self.field], "message": self.reason}]
 
 
 class NotFoundError(TraxError):
@@ -97,8 +125,25 @@ class MediaError(TraxError):
         self.reason = reason
 
 
+class MediaDeletedError(TraxError):
+    """The job's stored media was deleted: the job cannot run (never retried)."""
+
+    code = "media_deleted"
+    http_status = 409
+
+    def __init__(self, name: str) -> None:
+        super().__init__(MEDIA_DELETED.format(name=name))
+
+
 class MediaTooLargeError(MediaError):
     code = "media_too_large"
+    http_status = 413
+
+
+class RequestTooLargeError(TraxError):
+    """A request body (JSON, form fields) over its limit; media files have their own."""
+
+    code = "request_too_large"
     http_status = 413
 
 
@@ -108,6 +153,60 @@ class ModelError(TraxError):
     code = "model_unavailable"
     http_status = 422
     exit_code = 2
+
+
+class StorageFullError(TraxError):
+    """The disk (or bucket) holding data is full: nothing was stored; try again later."""
+
+    code = "storage_full"
+    http_status = 507
+    permanent = False
+
+
+class UnavailableError(TraxError):
+    """A service Trax depends on (the database, the broker) cannot be reached right now."""
+
+    code = "service_unavailable"
+    http_status = 503
+    permanent = False
+
+
+STORAGE_FULL = "no space left to store data ({detail})"
+DATABASE_UNAVAILABLE = "the database cannot be reached: {detail}"
+
+
+def from_environment(exc: BaseException) -> TraxError | None:
+    """The Trax error for a failure of the machine rather than of Trax or its input: a full disk
+    (507) or an unreachable database (503). None for anything else (a bug: 500)."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StorageFullError(STORAGE_FULL.format(detail=exc.strerror or exc))
+    from sqlalchemy import exc as sa_exc  # the CLI's fast paths must not import SQLAlchemy
+
+    if isinstance(exc, sa_exc.DBAPIError) and _is_connection_error(exc):
+        detail = str(exc.orig or exc).splitlines()[0]
+        return UnavailableError(DATABASE_UNAVAILABLE.format(detail=detail))
+    if isinstance(exc, ConnectionError | TimeoutError) or (
+        isinstance(exc, OSError) and exc.errno in (errno.ECONNREFUSED, errno.EHOSTUNREACH)
+    ):
+        return UnavailableError(DATABASE_UNAVAILABLE.format(detail=exc))
+    return None
+
+
+def _is_connection_error(exc: Any) -> bool:
+    from sqlalchemy import exc as sa_exc
+
+    if exc.connection_invalidated or isinstance(exc, sa_exc.InterfaceError):
+        return True
+    orig = exc.orig
+    if isinstance(orig, OSError | ConnectionError):
+        return True
+    # PostgreSQL: SQLSTATE class 08 (connection exception), 57P (operator intervention: shutdown),
+    # 3D000 (the database does not exist any more).
+    state = str(getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or "")
+    if state.startswith(("08", "57P")) or state == "3D000":
+        return True
+    # SQLite: the file cannot be opened.
+    return isinstance(exc, sa_exc.OperationalError) and "unable to open" in str(orig)
 
 
 class TranscriptionError(TraxError):

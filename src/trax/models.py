@@ -2,7 +2,7 @@
 
 from trax.db import Base
 from trax.jobs.models import Job, JobStatus
-from trax.media.models import Media
+from trax.media.models import Media, StoredObject
 from trax.projects.models import Project
 from trax.transcripts.models import Transcript, TranscriptVersion
 from trax.users.models import ApiKey, User
@@ -15,6 +15,7 @@ __all__ = [
     "JobStatus",
     "Media",
     "Project",
+    "StoredObject",
     "Transcript",
     "TranscriptVersion",
     "User",

@@ -49,9 +49,12 @@ class Cursor:
         try:
             padded = token + "=" * (-len(token) % 4)
             when, ident = json.loads(base64.urlsafe_b64decode(padded))
-            return cls(datetime.fromisoformat(when), str(ident))
+            created = datetime.fromisoformat(when)
         except (ValueError, TypeError, binascii.Error) as exc:
-            raise errors.UsageError(INVALID_CURSOR.format(cursor=token)) from exc
+            raise errors.InvalidOptionError("cursor", INVALID_CURSOR.format(cursor=token)) from exc
+        if created.tzinfo is None:  # we only ever issue UTC times; a naive one is forged
+            raise errors.InvalidOptionError("cursor", INVALID_CURSOR.format(cursor=token))
+        return cls(created, str(ident))
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,13 @@ Embedded default: a :class:`~dramatiq.brokers.stub.StubBroker` and an in-process
 Redis needed. With ``TRAX_BROKER_URL=redis://…``: a Redis broker (keys under
 ``TRAX_QUEUE_NAMESPACE``) consumed by ``trax worker`` processes on any number of hosts.
 
-Messages carry only a job id and are sent after the transaction that created the job committed.
-A message may be delivered twice (a retry, a sweep after a crash); the job's claim makes the
-second delivery a no-op.
+Messages carry only a job id and are sent after the transaction that created the job committed
+(:mod:`trax.unit_of_work`). A message may be delivered twice (a retry, a sweep after a crash); the
+job's claim makes the second delivery a no-op.
+
+This module is infrastructure: it knows no domain. Each job kind describes its actor with an
+:class:`ActorSpec` next to its code (``transcripts/tasks.py``, ``webhooks/tasks.py``), and
+:mod:`trax.actors` registers them.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import dramatiq
@@ -23,22 +28,29 @@ from dramatiq.middleware import Middleware, Retries, ShutdownNotifications, Time
 
 from trax.config import Settings
 from trax.executor import executor_for
-from trax.jobs.service import TRANSCRIBE, WEBHOOK, Delivery, JobRef
 from trax.runtime import Runtime
-from trax.transcripts.tasks import run_transcribe
-from trax.webhooks.tasks import run_delivery
+from trax.unit_of_work import Delivery, JobRef
 
 log = structlog.get_logger(__name__)
 _DELAY_SUFFIX = ".DQ"
-#: Backoff between retries of a transient failure (Dramatiq adds jitter).
-MIN_BACKOFF_MS = 2_000
-MAX_BACKOFF_MS = 120_000
 #: Dramatiq's own time limit is a backstop above the job's cooperative one.
-_TIME_LIMIT_MARGIN_S = 300
+TIME_LIMIT_MARGIN_S = 300
 
 
 #: A job kind's runner: ``run(runtime, delivery, job_id)``, on the process's event loop.
 Runner = Callable[[Runtime, Delivery, str], Awaitable[object]]
+
+
+@dataclass(frozen=True)
+class ActorSpec:
+    """One job kind's actor: its runner, retries, backoff (ms, Dramatiq adds jitter) and the hard
+    time limit (a backstop above the job's own cooperative limit)."""
+
+    kind: str
+    run: Runner
+    retries: int
+    backoff_ms: tuple[int, int]
+    time_limit_s: float
 
 
 def build_broker(settings: Settings, extra: Iterable[Middleware] = ()) -> dramatiq.Broker:
@@ -58,51 +70,30 @@ def build_broker(settings: Settings, extra: Iterable[Middleware] = ()) -> dramat
 class Queue:
     """The process's broker and one actor per job kind."""
 
-    def __init__(self, settings: Settings, extra: Iterable[Middleware] = ()) -> None:
+    def __init__(
+        self, settings: Settings, specs: Iterable[ActorSpec], extra: Iterable[Middleware] = ()
+    ) -> None:
         self.settings = settings
         self.broker = build_broker(settings, extra)
         self.actors: dict[str, dramatiq.Actor[[str], None]] = {}
-        self._add(
-            TRANSCRIBE,
-            run_transcribe,
-            retries=settings.job_max_attempts - 1,
-            backoff_ms=(MIN_BACKOFF_MS, MAX_BACKOFF_MS),
-            time_limit_s=settings.job_time_limit_seconds + _TIME_LIMIT_MARGIN_S,
-        )
-        self._add(
-            WEBHOOK,
-            run_delivery,
-            retries=settings.webhook_max_attempts - 1,
-            backoff_ms=(
-                int(settings.webhook_min_backoff_seconds * 1000),
-                int(settings.webhook_max_backoff_seconds * 1000),
-            ),
-            time_limit_s=settings.outbound_timeout_seconds * 4 + _TIME_LIMIT_MARGIN_S,
-        )
+        for spec in specs:
+            self._register(spec)
 
-    def _add(
-        self,
-        kind: str,
-        run: Runner,
-        *,
-        retries: int,
-        backoff_ms: tuple[int, int],
-        time_limit_s: float,
-    ) -> None:
-        settings = self.settings
+    def _register(self, spec: ActorSpec) -> None:
+        settings, run, retries = self.settings, spec.run, spec.retries
 
         def perform(job_id: str) -> None:
             """Actor: hand the job to this process's event loop (one per process)."""
             executor_for(settings).call(run, self, job_id)
 
-        self.actors[kind] = dramatiq.actor(
+        self.actors[spec.kind] = dramatiq.actor(
             broker=self.broker,
-            actor_name=kind,
-            queue_name=kind,
-            time_limit=int(time_limit_s * 1000),
+            actor_name=spec.kind,
+            queue_name=spec.kind,
+            time_limit=int(spec.time_limit_s * 1000),
             max_retries=retries,
-            min_backoff=backoff_ms[0],
-            max_backoff=backoff_ms[1],
+            min_backoff=spec.backoff_ms[0],
+            max_backoff=spec.backoff_ms[1],
             retry_when=lambda attempt, _exc: attempt < retries,
         )(perform)
 

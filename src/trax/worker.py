@@ -1,17 +1,18 @@
 """Entry module of ``trax worker`` processes: Dramatiq imports it in every worker process.
 
-It builds the broker from the settings (``TRAX_BROKER_URL`` must name a Redis server) with the
-sweeper that re-enqueues lost jobs. Nothing heavy happens at import: the database runtime and the
-Whisper model load on the first job, once per process.
+It builds the broker from the settings (``TRAX_BROKER_URL`` must name a Redis server) with every
+job kind's actor and the sweeper that re-enqueues lost jobs. Nothing heavy happens at import: the
+database runtime and the Whisper model load on the first job, once per process.
 """
 
 from __future__ import annotations
 
+from trax.actors import build_queue
 from trax.config import get_settings
 from trax.jobs.recovery import sweep
-from trax.queue import Queue, Sweeper
+from trax.queue import Sweeper
 
 _sweeper = Sweeper(get_settings(), sweep)
-queue = Queue(get_settings(), extra=[_sweeper])
+queue = build_queue(get_settings(), extra=[_sweeper])
 _sweeper.queue = queue
 broker = queue.broker

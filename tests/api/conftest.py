@@ -3,7 +3,10 @@ clients for it: accounts are created over the API, the way users do it."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -13,8 +16,10 @@ from typing import Any
 
 import anyio
 import httpx
+import psutil
 import pytest
 import uvicorn
+from pydantic import SecretStr
 
 from trax.api import create_app
 from trax.config import Settings
@@ -37,7 +42,10 @@ def serve(settings: Settings) -> Iterator[str]:
     """Run the app for ``settings`` on a free loopback port; yields its base URL."""
     anyio.run(migrate, settings)
     port = free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    app = create_app(settings)
+    config = uvicorn.Config(  # as `trax serve` runs it
+        app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False
+    )
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -95,3 +103,45 @@ def wait_for_job(http: httpx.Client, account: Account, job_id: str, timeout: flo
             return job
         time.sleep(0.2)
     pytest.fail(f"job {job_id} did not finish in {timeout} s")
+
+
+def settings_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment giving a ``trax`` process these settings (plus ``TRAX_<NAME>`` extras)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRAX_")}
+    for name, value in settings.model_dump().items():
+        if value is not None:
+            plain = value.get_secret_value() if isinstance(value, SecretStr) else value
+            env[f"TRAX_{name.upper()}"] = str(plain)
+    env.update({f"TRAX_{name.upper()}": value for name, value in extra.items()})
+    return env
+
+
+@contextmanager
+def serve_process(settings: Settings, **extra: str) -> Iterator[tuple[str, psutil.Process]]:
+    """``trax serve`` in its own process, as operators run it (its memory is not ours); yields
+    its base URL and the process. ``extra`` sets more settings, e.g. ``trusted_proxies="…"``."""
+    anyio.run(migrate, settings)
+    port = free_port()
+    cmd = [sys.executable, "-c", "from trax.cli import main; main()", "serve", "--port", str(port)]
+    proc = subprocess.Popen(
+        cmd,
+        env=settings_env(settings, **extra),
+        cwd=settings.data_dir.parent,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"trax serve did not start (exit code {proc.returncode})")
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code < 500:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield url, psutil.Process(proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

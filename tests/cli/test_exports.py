@@ -96,10 +96,10 @@ def test_export_takes_every_caption_option(jfk_id: str) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--max-line-chars", "5"], "max_line_chars must be at least 10"),
-        (["--max-lines", "0"], "max_lines must be at least 1"),
-        (["--max-cue-seconds", "0"], "max_cue_seconds must be a positive number"),
-        (["--pause-seconds", "nan"], "pause_seconds must be a positive number"),
+        (["--max-line-chars", "5"], "max_line_chars: must be between 10 and 200"),
+        (["--max-lines", "0"], "max_lines: must be between 1 and 10"),
+        (["--max-cue-seconds", "0"], "max_cue_seconds: must be between"),
+        (["--pause-seconds", "nan"], "pause_seconds: must be between"),
         (["--min-cue-seconds", "5", "--max-cue-seconds", "2"], "must not exceed max_cue_seconds"),
     ],
 )

@@ -14,6 +14,7 @@ import anyio
 import pytest
 from click.testing import CliRunner
 
+from trax.actors import build_queue, job_runtime
 from trax.cli import main
 from trax.config import Settings
 from trax.engine.options import TranscribeOptions
@@ -21,7 +22,6 @@ from trax.errors import ConflictError
 from trax.jobs import batch
 from trax.jobs import service as jobs
 from trax.jobs.models import Job, JobStatus
-from trax.queue import Queue
 from trax.runtime import Runtime
 from trax.transcripts import service as transcripts
 
@@ -35,7 +35,7 @@ async def test_cancel_stops_a_running_job_and_keeps_nothing(
     settings: Settings, runtime: Runtime, derived: dict[str, Path]
 ) -> None:
     slow = settings.model_copy(update={"window_seconds": 60.0})
-    async with batch.job_runtime(slow) as (rt, queue):
+    async with job_runtime(slow) as (rt, queue):
         (job,) = await batch.submit(rt, queue, [derived["long"]], TINY)
         with anyio.fail_after(60):
             while (await _job(rt, job.id)).stage != "transcribing":
@@ -137,7 +137,7 @@ def test_resume_runs_what_a_dead_process_left(cli_env: Path, media: Path) -> Non
 
         settings = get_settings()
         async with open_runtime(settings) as rt:
-            orphaned = Queue(settings)  # jobs enqueued to a broker that then "dies"
+            orphaned = build_queue(settings)  # jobs enqueued to a broker that then "dies"
             await batch.submit(rt, orphaned, [media / "jfk.flac", media / "hotwords.mp3"], TINY)
 
     anyio.run(leave_orphans)
@@ -158,7 +158,7 @@ async def test_transient_failures_are_retried_with_backoff_then_fail(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     (settings.data_dir / "incoming").write_text("not a directory")
     twice = settings.model_copy(update={"job_max_attempts": 2})
-    async with batch.job_runtime(twice) as (rt, queue):
+    async with job_runtime(twice) as (rt, queue):
         (job,) = await batch.submit(rt, queue, [media / "jfk.flac"], TINY)
         started = time.monotonic()
         with anyio.fail_after(60):

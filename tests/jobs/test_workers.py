@@ -21,12 +21,12 @@ from pathlib import Path
 import anyio
 import pytest
 
+from trax.actors import build_queue
 from trax.config import Settings
 from trax.engine.options import TranscribeOptions
 from trax.jobs import batch
 from trax.jobs import service as jobs
 from trax.jobs.models import Job, JobStatus
-from trax.queue import Queue
 from trax.runtime import Runtime, open_runtime
 from trax.transcripts import service as transcripts
 
@@ -132,7 +132,7 @@ async def cluster(
 
 async def submit(c: Cluster, inputs: list[Path]) -> list[Job]:
     async with open_runtime(c.settings) as rt:
-        return await batch.submit(rt, Queue(c.settings), inputs, TINY)
+        return await batch.submit(rt, build_queue(c.settings), inputs, TINY)
 
 
 async def rows(c: Cluster, ids: list[str]) -> list[Job]:

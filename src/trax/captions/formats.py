@@ -15,6 +15,7 @@ from enum import StrEnum
 
 import pysubs2
 
+from trax import errors
 from trax.engine.result import SENTENCE_END, Segment, TranscriptDocument
 
 CLAUSE_END = (",", ";", ":", "—", "\u2013", "\uff0c", "、", "\uff1b", "\uff1a")
@@ -40,9 +41,20 @@ def suffix(fmt: ExportFormat) -> str:
     return f".{fmt.value}"
 
 
+#: The limits of every caption-layout option, the same for the CLI and the API: (low, high).
+LINE_CHARS = (10, 200)
+LINES = (1, 10)
+CUE_SECONDS = (0.5, 60.0)
+MIN_CUE_SECONDS = (0.0, 60.0)
+PAUSE_SECONDS = (0.05, 10.0)
+OUT_OF_RANGE = "must be between {low:g} and {high:g}, got {value!r}"
+MIN_OVER_MAX = "min_cue_seconds ({low:g}) must not exceed max_cue_seconds ({high:g})"
+
+
 @dataclass(frozen=True)
 class CaptionStyle:
-    """Caption layout limits (broadcast-style defaults)."""
+    """Caption layout limits (broadcast-style defaults). Out-of-range values raise
+    :class:`~trax.errors.InvalidOptionError` (a ``ValueError``) naming the option."""
 
     max_line_chars: int = 42
     max_lines: int = 2
@@ -51,18 +63,21 @@ class CaptionStyle:
     pause_seconds: float = 0.6
 
     def __post_init__(self) -> None:
-        if self.max_line_chars < 10:
-            raise ValueError(f"max_line_chars must be at least 10, got {self.max_line_chars}")
-        if self.max_lines < 1:
-            raise ValueError(f"max_lines must be at least 1, got {self.max_lines}")
-        for name in ("max_cue_seconds", "pause_seconds"):
+        bounds = {
+            "max_line_chars": LINE_CHARS,
+            "max_lines": LINES,
+            "max_cue_seconds": CUE_SECONDS,
+            "min_cue_seconds": MIN_CUE_SECONDS,
+            "pause_seconds": PAUSE_SECONDS,
+        }
+        for name, (low, high) in bounds.items():
             value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be a positive number of seconds, got {value}")
-        if not (math.isfinite(self.min_cue_seconds) and self.min_cue_seconds >= 0):
-            raise ValueError(f"min_cue_seconds must be >= 0, got {self.min_cue_seconds}")
+            if not (math.isfinite(value) and low <= value <= high):
+                reason = OUT_OF_RANGE.format(low=low, high=high, value=value)
+                raise errors.InvalidOptionError(name, reason)
         if self.min_cue_seconds > self.max_cue_seconds:
-            raise ValueError(f"min_cue_seconds must not exceed max_cue_seconds, got {self}")
+            reason = MIN_OVER_MAX.format(low=self.min_cue_seconds, high=self.max_cue_seconds)
+            raise errors.InvalidOptionError("min_cue_seconds", reason)
 
 
 @dataclass(frozen=True)

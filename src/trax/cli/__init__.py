@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import click
 
+from trax.cli.delete import delete
 from trax.cli.jobs import jobs_group
 from trax.cli.library import db, export, list_command, models, show
 from trax.cli.serve import serve
@@ -34,6 +35,7 @@ for command in (
     list_command,
     show,
     export,
+    delete,
     models,
     jobs_group,
     worker,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 import anyio
 import click
 from rich.console import Console
 
-from trax.errors import TraxError
+from trax.errors import TraxError, from_environment
 
 T = TypeVar("T")
 FormatsCallback = Callable[[click.Context, click.Parameter, str], tuple[str, ...]]
@@ -20,12 +20,22 @@ err_console = Console(stderr=True)
 
 
 def run(fn: Callable[[], Awaitable[T]]) -> T:
-    """Run an async command body; a Trax error becomes a one-line message and its exit code."""
+    """Run an async command body; a Trax error, a full disk or an unreachable database becomes a
+    one-line message and its exit code (no traceback)."""
     try:
         return anyio.run(fn)
     except TraxError as exc:
-        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
-        sys.exit(exc.exit_code)
+        _fail(exc)
+    except Exception as exc:
+        known = from_environment(exc)
+        if known is None:
+            raise
+        _fail(known)
+
+
+def _fail(exc: TraxError) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+    sys.exit(exc.exit_code)
 
 
 def echo_json(text: str) -> None:

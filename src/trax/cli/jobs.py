@@ -79,16 +79,15 @@ def retry(job_ids: tuple[str, ...], all_failed: bool, wait: bool) -> None:
         raise click.UsageError("give job ids or --failed (not both)")
 
     async def body() -> int:
+        from trax.actors import job_runtime
         from trax.cli.running import follow
         from trax.config import get_settings
-        from trax.jobs import batch, service
-        from trax.jobs.recovery import recover
+        from trax.jobs import control
+        from trax.unit_of_work import unit_of_work
 
-        async with batch.job_runtime(get_settings()) as (rt, queue):
-            async with rt.db.session() as s:
-                ids = [await service.resolve_id(s, ref) for ref in job_ids] if job_ids else None
-                retried = [j.id for j in await service.retry(s, ids)]
-            await recover(rt, queue, grace_seconds=0, only=retried)
+        async with job_runtime(get_settings()) as (rt, queue):
+            async with unit_of_work(rt.db, queue) as uow:
+                retried = [j.id for j in await control.retry(uow, job_ids or None)]
             return await follow(rt, queue, retried, "retrying", wait)
 
     raise SystemExit(1 if run(body) else 0)
@@ -97,15 +96,20 @@ def retry(job_ids: tuple[str, ...], all_failed: bool, wait: bool) -> None:
 @jobs_group.command()
 @click.argument("job_id")
 def cancel(job_id: str) -> None:
-    """Cancel a queued or running job (a running one stops within seconds)."""
+    """Cancel a queued or running job (a running one stops within seconds); its owner's
+    webhooks get ``job.cancelled``, as when the owner cancels it over the API."""
 
     async def body() -> None:
+        from trax.actors import build_queue
         from trax.config import get_settings
-        from trax.jobs import service
+        from trax.jobs import control
         from trax.runtime import open_runtime
+        from trax.unit_of_work import unit_of_work
 
-        async with open_runtime(get_settings()) as rt, rt.db.session() as s:
-            job = await service.cancel(s, await service.resolve_id(s, job_id))
+        settings = get_settings()
+        queue = build_queue(settings)
+        async with open_runtime(settings) as rt, unit_of_work(rt.db, queue) as uow:
+            job = await control.cancel(uow, job_id)
         err_console.print(f"cancelled {job.id}  {job.source}", highlight=False)
 
     run(body)
@@ -117,12 +121,12 @@ def resume(wait: bool) -> None:
     """Finish every interrupted job: queued jobs no broker holds and jobs whose worker died."""
 
     async def body() -> int:
+        from trax.actors import job_runtime
         from trax.cli.running import follow
         from trax.config import get_settings
-        from trax.jobs import batch
         from trax.jobs.recovery import recover
 
-        async with batch.job_runtime(get_settings()) as (rt, queue):
+        async with job_runtime(get_settings()) as (rt, queue):
             ids = await recover(rt, queue, grace_seconds=0)
             return await follow(rt, queue, ids, "resuming", wait)
 

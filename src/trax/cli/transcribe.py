@@ -105,18 +105,17 @@ async def _transcribe(
 ) -> int:
     import anyio.to_thread
 
+    from trax.actors import job_runtime
     from trax.captions.formats import ExportFormat
     from trax.cli.running import run_or_enqueue, write_report
     from trax.config import get_settings
-    from trax.engine.options import TranscribeOptions
     from trax.jobs import batch
     from trax.media import sources
+    from trax.transcripts.options import transcribe_options
 
     settings = get_settings()
-    options = TranscribeOptions(
-        model=model or settings.default_model, language=language, **decoding
-    )
-    await anyio.to_thread.run_sync(_check_options, settings, options)
+    options = transcribe_options(settings, trusted=True, model=model, language=language, **decoding)
+    await anyio.to_thread.run_sync(_check_model, settings, options)
     found = await anyio.to_thread.run_sync(sources.expand, paths)
     for skipped in found.skipped:
         err_console.print(
@@ -127,7 +126,7 @@ async def _transcribe(
     if not found.inputs:
         err_console.print("[yellow]no media files found[/]")
         return 0
-    async with batch.job_runtime(settings) as (rt, queue):
+    async with job_runtime(settings) as (rt, queue):
         submitted = await batch.submit(rt, queue, found.inputs, options)
         finished = await run_or_enqueue(rt, queue, submitted, wait)
         if finished is None:
@@ -136,19 +135,17 @@ async def _transcribe(
                 write_report(report, _report_rows(found.inputs, submitted, {}), found.skipped)
             return 0
         written = await _write_exports(rt, finished, [ExportFormat(f) for f in formats], output_dir)
-    _summary(finished, written)
+    _summary(found.inputs, finished, written)
     if report is not None:
         write_report(report, _report_rows(found.inputs, finished, written), found.skipped)
     return sum(1 for j in finished if j.transcript_id is None)
 
 
-def _check_options(settings: Settings, options: TranscribeOptions) -> None:
-    """Fail before any work on an unknown language or a model that cannot be found."""
-    from trax.engine.asr import validate_options
+def _check_model(settings: Settings, options: TranscribeOptions) -> None:
+    """Fail before any work on a model that cannot be found (hub models are fetched once)."""
     from trax.engine.models import resolve
     from trax.transcripts.tasks import transcriber_for
 
-    validate_options(options)
     if settings.broker_url is None and not resolve(options.model, settings.model_cache_dir).offline:
         transcriber_for(settings).pipeline(options.model)  # downloads once, or says why not
 
@@ -208,7 +205,8 @@ def _print_queued(submitted: list[Job]) -> None:
         err_console.print(f"queued {job.id}  {job.source}", highlight=False)
 
 
-def _summary(finished: list[Job], exports: dict[str, list[Path]]) -> None:
+def _summary(inputs: list[Path], finished: list[Job], exports: dict[str, list[Path]]) -> None:
+    """A row per input, named as given (two inputs may share a file name, or a transcript)."""
     from rich.table import Table
 
     from trax.cli.running import print_outcome
@@ -216,13 +214,13 @@ def _summary(finished: list[Job], exports: dict[str, list[Path]]) -> None:
     table = Table(title="Summary", show_lines=False)
     for col in ("input", "status", "transcript", "result"):
         table.add_column(col, overflow="fold")
-    for job in finished:
+    for path, job in zip(inputs, finished, strict=True):
         ok = job.transcript_id is not None
         if ok:
             status = "[green]cached[/]" if job.stage == "cached" else "[green]ok[/]"
             result = ", ".join(p.name for p in exports.get(job.id, []))
         else:
             status, result = f"[red]{job.status.value}[/]", job.error_message or ""
-        table.add_row(Path(job.source).name, status, (job.transcript_id or "")[:8], result)
+        table.add_row(str(path), status, (job.transcript_id or "")[:8], result)
     err_console.print(table)
     print_outcome(finished)

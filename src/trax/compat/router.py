@@ -8,26 +8,25 @@ an ordinary job, and the request waits for it.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 
 from trax import errors
 from trax.captions.formats import ExportFormat, render
-from trax.engine.models import offline_models
-from trax.engine.options import TranscribeOptions
+from trax.deps import CurrentUser, Q, Rt
 from trax.engine.result import TranscriptDocument
-from trax.jobs import batch
+from trax.jobs import batch, control
 from trax.media import service as media_service
 from trax.media.uploads import receive_upload
 from trax.queue import Queue
 from trax.runtime import Runtime
-from trax.system.router import queue, runtime
 from trax.transcripts import service as transcripts
-from trax.users.auth import CurrentUser
+from trax.transcripts.options import offered_models, transcribe_options
+from trax.unit_of_work import unit_of_work
 from trax.users.models import User
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
@@ -93,19 +92,23 @@ def _form_schema(*, language: bool) -> dict[str, Any]:
 
 
 async def _transcribe(task: str, request: Request, user: User, rt: Runtime, q: Queue) -> Response:
-    """Receive the upload (streamed, size-limited), store it as the caller's media, run an
-    ordinary job on it and wait for the result."""
+    """Receive the upload (streamed, size-limited), check the options (422 at once, naming the
+    field), store it as the caller's media and submit an ordinary job in one unit of work,
+    committed before the request waits for the job's result."""
     received = await receive_upload(request, rt.settings.data_dir, rt.settings.max_file_bytes)
     try:
         form = AudioForm.parse(received.fields)
-        media = await media_service.ingest(rt, received.path, user.id, None)
+        name = rt.settings.default_model if form.model == OPENAI_MODEL else form.model
+        language = form.language if task == "transcribe" else None
+        options = transcribe_options(rt.settings, trusted=False, model=name, language=language,
+                                     task=task, initial_prompt=form.prompt)  # fmt: skip
+        staged = await media_service.stage_received(rt, received.path)
+        async with unit_of_work(rt.db, q) as uow:
+            media = await media_service.ingest_received(uow.session, rt.storage, staged, user.id,
+                                                        None)  # fmt: skip
+            job_id = (await control.submit_media(uow, media, options, user.id)).id
     finally:
         await received.discard()
-    name = rt.settings.default_model if form.model == OPENAI_MODEL else form.model
-    language = form.language if task == "transcribe" else None
-    options = TranscribeOptions(model=name, language=language or None, task=task,
-                                initial_prompt=form.prompt or None)  # fmt: skip
-    job_id = await batch.submit_media(rt, q, media, options, user.id)
     (done,) = await batch.wait(rt, [job_id])
     if done.transcript_id is None:
         status = errors.http_status_for(done.error_kind or "")
@@ -159,32 +162,21 @@ def _verbose(doc: TranscriptDocument, task: str, granularities: list[str]) -> di
 
 
 @router.post("/audio/transcriptions", openapi_extra=_form_schema(language=True))
-async def transcriptions(
-    request: Request,
-    user: CurrentUser,
-    rt: Annotated[Runtime, Depends(runtime)],
-    q: Annotated[Queue, Depends(queue)],
-) -> Response:
+async def transcriptions(request: Request, user: CurrentUser, rt: Rt, q: Q) -> Response:
     """Transcribe an uploaded file (OpenAI ``audio.transcriptions.create``). Decoding is
     deterministic (beam search at temperature 0); ``temperature`` is accepted and ignored."""
     return await _transcribe("transcribe", request, user, rt, q)
 
 
 @router.post("/audio/translations", openapi_extra=_form_schema(language=False))
-async def translations(
-    request: Request,
-    user: CurrentUser,
-    rt: Annotated[Runtime, Depends(runtime)],
-    q: Annotated[Queue, Depends(queue)],
-) -> Response:
+async def translations(request: Request, user: CurrentUser, rt: Rt, q: Q) -> Response:
     """Translate an uploaded file into English (OpenAI ``audio.translations.create``)."""
     return await _transcribe("translate", request, user, rt, q)
 
 
 @router.get("/models")
-async def list_models(
-    _user: CurrentUser, rt: Annotated[Runtime, Depends(runtime)]
-) -> dict[str, Any]:
-    names = [OPENAI_MODEL, *(m.name for m in offline_models(rt.settings.model_cache_dir))]
+async def list_models(_user: CurrentUser, rt: Rt) -> dict[str, Any]:
+    """``whisper-1`` (the server's default model) and every model this server offers."""
+    names = [OPENAI_MODEL, *offered_models(rt.settings)]
     data = [{"id": n, "object": "model", "created": 0, "owned_by": "trax"} for n in names]
     return {"object": "list", "data": data}

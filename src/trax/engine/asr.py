@@ -205,17 +205,3 @@ def _phrases(words: list[Word]) -> Iterator[tuple[Word, ...]]:
         if last or sentence_end or pause:
             yield tuple(words[start : i + 1])
             start = i + 1
-
-
-UNKNOWN_LANGUAGE = "unknown language code {code!r}; use a Whisper language code such as en or de"
-UNKNOWN_TASK = "task must be transcribe or translate, not {task!r}"
-
-
-def validate_options(options: TranscribeOptions) -> None:
-    """Refuse options faster-whisper would only reject mid-run."""
-    from faster_whisper.tokenizer import _LANGUAGE_CODES
-
-    if options.language is not None and options.language not in _LANGUAGE_CODES:
-        raise errors.UsageError(UNKNOWN_LANGUAGE.format(code=options.language))
-    if options.task not in ("transcribe", "translate"):
-        raise errors.UsageError(UNKNOWN_TASK.format(task=options.task))

@@ -1,4 +1,5 @@
-"""A batch of inputs: one job per input, committed, then delivered; and waiting for the end.
+"""A batch of inputs from the CLI: one job per input, committed, then delivered; and waiting for
+the end.
 
 Each input fails or succeeds on its own; the outcome of every input is on its job row. Running
 the same batch again reuses its unfinished jobs (resume) and finds finished inputs in the
@@ -7,23 +8,18 @@ transcript cache.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import anyio
-import anyio.to_thread
 
-from trax import executor
-from trax.config import Settings
 from trax.engine.options import TranscribeOptions
+from trax.jobs import control
 from trax.jobs import service as jobs
 from trax.jobs.models import Job
-from trax.jobs.recovery import recover
-from trax.media.models import Media
-from trax.queue import Queue
-from trax.runtime import Runtime, open_runtime
+from trax.jobs.recovery import Reconciler, recover
+from trax.runtime import Runtime
+from trax.unit_of_work import unit_of_work
 
 POLL_SECONDS = 0.5
 
@@ -31,44 +27,17 @@ POLL_SECONDS = 0.5
 WatchFn = Callable[[list[Job]], None]
 
 
-@asynccontextmanager
-async def job_runtime(settings: Settings) -> AsyncIterator[tuple[Runtime, Queue]]:
-    """The database and the broker; in embedded mode also an in-process worker pool that runs
-    the jobs this process submits, stopped on the way out."""
-    queue = Queue(settings)
-    pool = queue.worker(settings.worker_threads) if queue.embedded else None
-    async with open_runtime(settings) as rt:
-        if pool is not None:
-            pool.start()
-        try:
-            yield rt, queue
-        finally:
-            if pool is not None:
-                await anyio.to_thread.run_sync(functools.partial(pool.stop, timeout=1000))
-                executor.shutdown()
-
-
 async def submit(
-    rt: Runtime, queue: jobs.Delivery, inputs: Sequence[Path], options: TranscribeOptions
+    rt: Runtime, queue: Reconciler, inputs: Sequence[Path], options: TranscribeOptions
 ) -> list[Job]:
-    """Record one job per input (reusing unfinished ones), commit, then enqueue what needs it."""
-    sources = [str(p.absolute()) for p in inputs]
-    async with rt.db.session() as s:
-        batch = await jobs.submit(s, jobs.TRANSCRIBE, sources, options.as_dict())
-    await recover(rt, queue, grace_seconds=0, only=[j.id for j in batch])
+    """Record one job per input (reusing unfinished ones), commit, then enqueue the new ones.
+    Reused jobs that a killed run left behind (no broker holds them, or their worker is gone)
+    are delivered again: this is how re-running a batch resumes it."""
+    async with unit_of_work(rt.db, queue) as uow:
+        batch, reused = await control.submit_paths(uow, inputs, options)
+    if reused:
+        await recover(rt, queue, grace_seconds=0, only=[j.id for j in reused])
     return batch
-
-
-async def submit_media(
-    rt: Runtime, queue: jobs.Delivery, media: Media, options: TranscribeOptions, owner_id: str
-) -> str:
-    """Record a transcribe job on stored media (reusing an unfinished one), commit, enqueue it;
-    returns its id."""
-    async with rt.db.session() as s:
-        job = await jobs.submit_for_media(s, jobs.TRANSCRIBE, media, options.as_dict(), owner_id)
-        job_id = job.id
-    await recover(rt, queue, grace_seconds=0, only=[job_id])
-    return job_id
 
 
 async def wait(rt: Runtime, job_ids: Sequence[str], on_update: WatchFn | None = None) -> list[Job]:

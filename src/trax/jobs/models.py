@@ -22,12 +22,41 @@ class JobStatus(StrEnum):
         return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
+class SourceKind(StrEnum):
+    """What ``Job.source`` names. Only an operator's job reads a path on the worker's disk."""
+
+    PATH = "path"  # a local file given to the CLI by the operator
+    MEDIA = "media"  # stored media (uploads, URL ingest): ``media_id``; ``source`` is a label
+    URL = "url"  # a webhook delivery's target
+
+
+#: Jobs that count as unfinished: at most one per ``dedupe_key`` among them.
+UNFINISHED = ("queued", "running")
+
+
 class Job(IdMixin, Base):
     """A unit of work and everything known about its progress and outcome."""
 
     __tablename__ = "jobs"
+    __table_args__ = (
+        sa.Index(
+            "uq_jobs_unfinished_dedupe_key",
+            "dedupe_key",
+            unique=True,
+            sqlite_where=sa.text("status IN ('queued', 'running')"),
+            postgresql_where=sa.text("status IN ('queued', 'running')"),
+        ),
+    )
 
     kind: Mapped[str] = mapped_column(sa.String(32))
+    source_kind: Mapped[SourceKind] = mapped_column(
+        sa.Enum(
+            SourceKind, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]
+        ),
+        default=SourceKind.PATH,
+    )
+    #: Identical requests (kind, input, owner, options) share one unfinished job.
+    dedupe_key: Mapped[str | None] = mapped_column(sa.String(64))
     owner_id: Mapped[str | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
     )

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from trax.db import resolve_id_prefix
+from trax.db import insert_once, resolve_id_prefix
 from trax.jobs.models import Job, JobStatus
 from trax.pagination import PageRequest, keyset
 
@@ -48,17 +49,23 @@ async def with_status(
     return list((await session.execute(stmt)).scalars())
 
 
-async def unfinished_for(session: AsyncSession, kind: str, sources: Sequence[str]) -> list[Job]:
-    stmt = (
-        sa.select(Job)
-        .where(
-            Job.kind == kind,
-            Job.source.in_(sources),
-            Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]),
-        )
-        .order_by(Job.created_at)
-    )
-    return list((await session.execute(stmt)).scalars())
+_UNFINISHED = [JobStatus.QUEUED, JobStatus.RUNNING]
+
+
+async def insert_unfinished_once(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """Insert a job unless an unfinished one has the same ``dedupe_key``; True if inserted."""
+    where = sa.text("status IN ('queued', 'running')")
+    return await insert_once(session, Job, values, ["dedupe_key"], where)
+
+
+async def unfinished_by_key(session: AsyncSession, dedupe_key: str) -> Job | None:
+    stmt = sa.select(Job).where(Job.dedupe_key == dedupe_key, Job.status.in_(_UNFINISHED))
+    return (await session.scalars(stmt)).first()
+
+
+async def unfinished_on_media(session: AsyncSession, media_id: str) -> list[Job]:
+    stmt = sa.select(Job).where(Job.media_id == media_id, Job.status.in_(_UNFINISHED))
+    return list((await session.scalars(stmt)).all())
 
 
 async def claim(
@@ -114,18 +121,6 @@ async def list_page(
     if status is not None:
         stmt = stmt.where(Job.status == status)
     return list((await session.scalars(keyset(stmt, Job.created_at, Job.id, page))).all())
-
-
-async def unfinished_for_media(
-    session: AsyncSession, kind: str, media_id: str, owner_id: str
-) -> list[Job]:
-    stmt = sa.select(Job).where(
-        Job.kind == kind,
-        Job.media_id == media_id,
-        Job.owner_id == owner_id,
-        Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]),
-    )
-    return list((await session.scalars(stmt)).all())
 
 
 async def changed_since(

@@ -7,48 +7,36 @@ whose lease expired, or whose owner process is gone, can be taken again.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import socket
 from collections.abc import Container, Sequence
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple, Protocol
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trax import errors
 from trax.db import new_id, utcnow
 from trax.jobs import repository
-from trax.jobs.models import Job, JobStatus
+from trax.jobs.models import Job, JobStatus, SourceKind
 from trax.jobs.schemas import JobView
 from trax.media.models import Media
 from trax.pagination import PageRequest, paged
+from trax.unit_of_work import JobRef
+
+__all__ = ["JobRef"]
 
 JOB_NOT_FOUND = "no job with id {job_id!r}"
 CANNOT_CANCEL = "job {job_id} has already {status}"
 CANNOT_RETRY = "job {job_id} is {status}; only failed or cancelled jobs can be retried"
+ALREADY_QUEUED = "job {job_id} cannot be retried: the identical job {other} is already {status}"
+MEDIA_GONE = "job {job_id} cannot be retried: its media was deleted"
 CANCELLED_BY_USER = "cancelled by user"
 LEASE_LOST = "job {job_id} is no longer ours (now {status})"
 TRANSCRIBE = "transcribe"
 WEBHOOK = "webhook"
-
-
-class JobRef(NamedTuple):
-    """What a broker message needs: the job's kind (which actor) and its id."""
-
-    kind: str
-    id: str
-
-    @classmethod
-    def of(cls, job: Job) -> JobRef:
-        return cls(job.kind, job.id)
-
-
-class Delivery(Protocol):
-    """What the job services need from a broker (:class:`trax.queue.Queue`)."""
-
-    def enqueue(self, jobs: Sequence[JobRef]) -> None: ...
-
-    def held_job_ids(self) -> set[str]: ...
 
 
 def this_owner() -> str:
@@ -70,24 +58,72 @@ def owner_is_gone(owner: str | None) -> bool:
     return False
 
 
+def dedupe_key(
+    kind: str, source_kind: SourceKind, source: str, owner_id: str | None, options: dict[str, Any]
+) -> str:
+    """Identical requests (same kind, input, owner and options) share one unfinished job."""
+    canonical = json.dumps(
+        [kind, source_kind.value, source, owner_id, options], sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def _create_once(
+    session: AsyncSession,
+    kind: str,
+    source_kind: SourceKind,
+    source: str,
+    options: dict[str, Any],
+    *,
+    owner_id: str | None = None,
+    media_id: str | None = None,
+    batch_id: str | None = None,
+) -> tuple[Job, bool]:
+    """The unfinished job for this request: a new one (True), or the one an earlier or a
+    concurrent identical request created (False)."""
+    ident = media_id if source_kind is SourceKind.MEDIA and media_id else source
+    key = dedupe_key(kind, source_kind, ident, owner_id, options)
+    values = {
+        "id": new_id(),
+        "created_at": utcnow(),
+        "updated_at": utcnow(),
+        "kind": kind,
+        "source_kind": source_kind,
+        "source": source,
+        "options": options,
+        "owner_id": owner_id,
+        "media_id": media_id,
+        "batch_id": batch_id,
+        "dedupe_key": key,
+        "status": JobStatus.QUEUED,
+        "attempts": 0,
+        "progress": 0.0,
+    }
+    inserted = await repository.insert_unfinished_once(session, values)
+    job = await repository.unfinished_by_key(session, key)
+    if job is None:  # the identical job finished between our insert and this read
+        again = {"owner_id": owner_id, "media_id": media_id, "batch_id": batch_id}
+        return await _create_once(session, kind, source_kind, source, options, **again)
+    return job, inserted
+
+
 async def submit(
     session: AsyncSession, kind: str, sources: Sequence[str], options: dict[str, Any]
-) -> list[Job]:
-    """One job per source, in order. An unfinished job for the same source and options is
-    reused, so running a killed batch again resumes it instead of duplicating it."""
-    existing: dict[str, Job] = {}
-    for job in await repository.unfinished_for(session, kind, sources):
-        if job.options == options:
-            existing.setdefault(job.source, job)
+) -> tuple[list[Job], list[Job]]:
+    """One job per local path given by the operator, in order, and the new ones among them. An
+    unfinished job for the same path and options is reused, so running a killed batch again
+    resumes it instead of duplicating it."""
     batch_id = new_id()
-    fresh = [
-        Job(kind=kind, source=s, options=options, batch_id=batch_id)
-        for s in dict.fromkeys(sources)
-        if s not in existing
-    ]
-    await repository.add_all(session, fresh)
-    by_source = {**existing, **{j.source: j for j in fresh}}
-    return [by_source[s] for s in sources]
+    by_source: dict[str, Job] = {}
+    fresh: list[Job] = []
+    for source in dict.fromkeys(sources):
+        job, new = await _create_once(
+            session, kind, SourceKind.PATH, source, options, batch_id=batch_id
+        )
+        by_source[source] = job
+        if new:
+            fresh.append(job)
+    return [by_source[s] for s in sources], fresh
 
 
 async def create(
@@ -98,8 +134,16 @@ async def create(
     owner_id: str | None = None,
     media_id: str | None = None,
 ) -> Job:
-    """A new queued job; the caller enqueues it after its unit of work commits."""
-    job = Job(kind=kind, source=source, options=options, owner_id=owner_id, media_id=media_id)
+    """A new queued job (a webhook delivery to ``source``); the caller enqueues it after its
+    unit of work commits."""
+    job = Job(
+        kind=kind,
+        source_kind=SourceKind.URL,
+        source=source,
+        options=options,
+        owner_id=owner_id,
+        media_id=media_id,
+    )
     await repository.add_all(session, [job])
     return job
 
@@ -114,12 +158,13 @@ async def get(session: AsyncSession, job_id: str, owner_id: str | None = None) -
 
 async def submit_for_media(
     session: AsyncSession, kind: str, media: Media, options: dict[str, Any], owner_id: str
-) -> Job:
-    """A job on stored media; an unfinished one with the same options is reused."""
-    for job in await repository.unfinished_for_media(session, kind, media.id, owner_id):
-        if job.options == options:
-            return job
-    return await create(session, kind, media.filename, options, owner_id, media.id)
+) -> tuple[Job, bool]:
+    """A job on stored media; an unfinished one with the same options is reused (also when
+    identical requests arrive at the same moment). True when the job is new."""
+    return await _create_once(
+        session, kind, SourceKind.MEDIA, media.filename, options,
+        owner_id=owner_id, media_id=media.id,
+    )  # fmt: skip
 
 
 async def list_page(
@@ -259,9 +304,32 @@ async def retry(
     for job in jobs:
         if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
             raise errors.ConflictError(CANNOT_RETRY.format(job_id=job.id, status=job.status.value))
+        if job.source_kind is SourceKind.MEDIA and job.media_id is None:
+            raise errors.ConflictError(MEDIA_GONE.format(job_id=job.id))
+        if job.dedupe_key and (
+            other := await repository.unfinished_by_key(session, job.dedupe_key)
+        ):
+            raise errors.ConflictError(
+                ALREADY_QUEUED.format(job_id=job.id, other=other.id, status=other.status.value)
+            )
         job.status, job.attempts, job.progress, job.stage = JobStatus.QUEUED, 0, 0.0, None
         job.error_kind = job.error_message = None
         job.finished_at = None
+        job.enqueued_at = utcnow()
+    await session.flush()
+    return jobs
+
+
+async def fail_for_media(
+    session: AsyncSession, media_id: str, kind: str, message: str
+) -> list[Job]:
+    """Fail every unfinished job on this media (it is being deleted); a running one stops at
+    its next heartbeat."""
+    jobs = await repository.unfinished_on_media(session, media_id)
+    for job in jobs:
+        _finish(job, JobStatus.FAILED)
+        job.error_kind, job.error_message = kind, message
+    await session.flush()
     return jobs
 
 
@@ -280,7 +348,7 @@ async def recoverable(
     unfinished = [JobStatus.QUEUED, JobStatus.RUNNING]
     for job in await repository.with_status(session, unfinished, only):
         if job.status is JobStatus.QUEUED:
-            if job.id not in held and (job.enqueued_at is None or job.enqueued_at < grace):
+            if job.id not in held and (job.enqueued_at or job.created_at) < grace:
                 lost.append(job)
         elif _lease_lost(job, now):
             job.status, job.stage = JobStatus.QUEUED, "recovered"

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from trax.db import Base, IdMixin
+from trax.db import Base, IdMixin, UTCDateTime, utcnow
 
 
 class Media(IdMixin, Base):
@@ -30,3 +32,16 @@ class Media(IdMixin, Base):
     audio_codec: Mapped[str] = mapped_column(sa.String(64))
     has_video: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     storage_key: Mapped[str] = mapped_column(sa.String(1024))
+
+
+class StoredObject(Base):
+    """One stored object (content-addressed bytes) that media rows share.
+
+    Recording media and deleting it both lock this row first, so the decision to remove the bytes
+    (no media row uses them any more) and a new upload of the same bytes never interleave.
+    """
+
+    __tablename__ = "stored_objects"
+
+    key: Mapped[str] = mapped_column(sa.String(1024), primary_key=True)
+    referenced_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

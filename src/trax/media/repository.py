@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from trax.media.models import Media
+from trax.db import utcnow
+from trax.media.models import Media, StoredObject
 from trax.pagination import PageRequest, keyset
 
 
@@ -40,3 +42,19 @@ async def delete(session: AsyncSession, media: Media) -> None:
 async def storage_key_in_use(session: AsyncSession, key: str) -> bool:
     stmt = sa.select(sa.func.count()).select_from(Media).where(Media.storage_key == key)
     return bool(await session.scalar(stmt))
+
+
+async def lock_object(session: AsyncSession, key: str) -> None:
+    """Create or touch the stored object's row, holding its lock until the transaction ends
+    (a row lock on PostgreSQL; on SQLite any write holds the database's write lock)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(StoredObject).values(key=key, referenced_at=utcnow())
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["key"], set_={"referenced_at": stmt.excluded.referenced_at}
+    )
+    await session.execute(stmt)
+
+
+async def forget_object(session: AsyncSession, key: str) -> None:
+    await session.execute(sa.delete(StoredObject).where(StoredObject.key == key))

@@ -4,4 +4,4 @@
 one query and without importing Alembic; a test checks that it matches the revision files.
 """
 
-HEAD = "d4b8f1a9e6c2"
+HEAD = "e7a2c4d9b1f0"

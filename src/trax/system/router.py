@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import importlib.metadata
-from typing import Annotated
 
 import anyio.to_thread
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from trax import pagination
+from trax.deps import Q, Rt
 from trax.engine.models import offline_models
-from trax.queue import Queue
 from trax.runtime import Runtime
+from trax.transcripts.options import offered_models
 
 router = APIRouter()
 
@@ -39,28 +38,6 @@ class ModelInfo(BaseModel):
     source: str
 
 
-def runtime(request: Request) -> Runtime:
-    rt: Runtime = request.app.state.runtime
-    return rt
-
-
-def queue(request: Request) -> Queue:
-    q: Queue = request.app.state.queue
-    return q
-
-
-def page_request(
-    limit: Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)] = pagination.DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
-) -> pagination.PageRequest:
-    """The ``limit`` and ``cursor`` query parameters of a list endpoint."""
-    return pagination.PageRequest(limit=limit, cursor=cursor)
-
-
-#: A list endpoint's paging parameters, as a FastAPI dependency.
-PageParams = Annotated[pagination.PageRequest, Depends(page_request)]
-
-
 @router.get("/health", tags=["system"])
 async def health() -> Health:
     """The process is alive."""
@@ -68,9 +45,7 @@ async def health() -> Health:
 
 
 @router.get("/ready", tags=["system"], responses={503: {"model": Readiness}})
-async def ready(
-    rt: Annotated[Runtime, Depends(runtime)], q: Annotated[Queue, Depends(queue)]
-) -> JSONResponse:
+async def ready(rt: Rt, q: Q) -> JSONResponse:
     """The database and the broker answer."""
     database = await _database_ok(rt)
     broker = await anyio.to_thread.run_sync(q.reachable)
@@ -94,7 +69,8 @@ async def version() -> Version:
 
 
 @router.get("/api/v1/system/models", tags=["system"])
-async def models(rt: Annotated[Runtime, Depends(runtime)]) -> list[ModelInfo]:
-    """Models that load without a network on this server."""
-    found = offline_models(rt.settings.model_cache_dir)
-    return [ModelInfo(name=m.name, source=m.source.value) for m in found]
+async def models(rt: Rt) -> list[ModelInfo]:
+    """The models API users may ask for: those that load without a network on this server,
+    and the operator's ``TRAX_EXTRA_MODELS`` (downloaded on first use)."""
+    found = {m.name: m.source.value for m in offline_models(rt.settings.model_cache_dir)}
+    return [ModelInfo(name=n, source=found.get(n, "hub")) for n in offered_models(rt.settings)]

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, defer
 
-from trax.db import resolve_id_prefix
+from trax.db import insert_once, new_id, resolve_id_prefix, utcnow
 from trax.media.models import Media
 from trax.pagination import PageRequest, keyset
 from trax.transcripts.models import Transcript, TranscriptVersion
@@ -43,9 +43,19 @@ async def find_by_recipe(
     return result.scalar_one_or_none()
 
 
-async def add(session: AsyncSession, transcript: Transcript, version: TranscriptVersion) -> None:
-    session.add(transcript)
-    await session.flush()
+async def add_once(session: AsyncSession, media_id: str, recipe_key: str) -> Transcript | None:
+    """Insert the transcript row for (media, recipe) unless one exists (also when another
+    transaction inserts it at the same moment): None when inserted, else the existing one."""
+    values = {"id": new_id(), "created_at": utcnow(), "media_id": media_id,
+              "recipe_key": recipe_key}  # fmt: skip
+    if await insert_once(session, Transcript, values, ["media_id", "recipe_key"]):
+        return None
+    return await find_by_recipe(session, media_id, recipe_key)
+
+
+async def add_version(
+    session: AsyncSession, transcript: Transcript, version: TranscriptVersion
+) -> None:
     version.transcript_id = transcript.id
     session.add(version)
     await session.flush()

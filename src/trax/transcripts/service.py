@@ -36,8 +36,15 @@ async def find_cached(
 async def save_basic(
     session: AsyncSession, media: Media, options: TranscribeOptions, document: TranscriptDocument
 ) -> Transcript:
-    """Store ``document`` as version 1 (stage ``basic``) of a new transcript."""
-    transcript = Transcript(media_id=media.id, recipe_key=recipe_key(options))
+    """Store ``document`` as version 1 (stage ``basic``) of a new transcript. When another job
+    stored the same media and recipe meanwhile (two identical files in one batch, a redelivered
+    job), that transcript is returned and this document is dropped: it has the same words."""
+    key = recipe_key(options)
+    existing = await repository.add_once(session, media.id, key)
+    if existing is not None:
+        return existing
+    transcript = await repository.find_by_recipe(session, media.id, key)
+    assert transcript is not None
     version = TranscriptVersion(
         version=1,
         stage=document.provenance.stage,
@@ -47,7 +54,7 @@ async def save_basic(
         text=document.text,
         document=document.model_dump(mode="json"),
     )
-    await repository.add(session, transcript, version)
+    await repository.add_version(session, transcript, version)
     return transcript
 
 

@@ -31,18 +31,23 @@ from trax.engine.options import TranscribeOptions
 from trax.engine.result import TranscriptDocument
 from trax.jobs import events
 from trax.jobs import service as jobs
-from trax.jobs.models import Job
+from trax.jobs.models import Job, SourceKind
 from trax.media import service as media_service
 from trax.media.models import Media
 from trax.media.service import Limits
+from trax.queue import TIME_LIMIT_MARGIN_S, ActorSpec
 from trax.runtime import Runtime
 from trax.storage import Storage
 from trax.transcripts import service as transcripts
+from trax.unit_of_work import Delivery
 
 log = structlog.get_logger(__name__)
 INTERNAL_ERROR = "internal error: {detail}"
 TIME_LIMIT = "{source}: took longer than the {limit:.0f} s job time limit"
 T = TypeVar("T")
+#: Backoff between retries of a transient failure (Dramatiq adds jitter).
+MIN_BACKOFF_MS = 2_000
+MAX_BACKOFF_MS = 120_000
 
 
 @functools.cache
@@ -105,7 +110,19 @@ class Lease:
                 return
 
 
-async def run_transcribe(rt: Runtime, delivery: jobs.Delivery, job_id: str) -> Job | None:
+def transcribe_actor(settings: Settings) -> ActorSpec:
+    """The ``transcribe`` actor: retried with backoff up to ``TRAX_JOB_MAX_ATTEMPTS``; Dramatiq's
+    time limit is a backstop above the job's own ``TRAX_JOB_TIME_LIMIT_SECONDS``."""
+    return ActorSpec(
+        kind=jobs.TRANSCRIBE,
+        run=run_transcribe,
+        retries=settings.job_max_attempts - 1,
+        backoff_ms=(MIN_BACKOFF_MS, MAX_BACKOFF_MS),
+        time_limit_s=settings.job_time_limit_seconds + TIME_LIMIT_MARGIN_S,
+    )
+
+
+async def run_transcribe(rt: Runtime, delivery: Delivery, job_id: str) -> Job | None:
     """Run one transcribe job to its end. None when the job was not ours to run (finished,
     cancelled, or held by a live worker): redelivery is a no-op. Webhook deliveries for the
     outcome are created with it and enqueued after it is committed."""
@@ -114,7 +131,8 @@ async def run_transcribe(rt: Runtime, delivery: jobs.Delivery, job_id: str) -> J
         if not await jobs.claim(s, job_id, owner, rt.settings.lease_seconds):
             return None
         job = await jobs.get(s, job_id)
-        work = _Work(job.source, job.media_id, job.owner_id, TranscribeOptions(**job.options))
+        work = _Work(job.source, job.source_kind, job.media_id, job.owner_id,
+                     TranscribeOptions(**job.options))  # fmt: skip
         attempts = job.attempts
     deadline = time.monotonic() + rt.settings.job_time_limit_seconds
     lease = Lease(rt, job_id, owner, work.source, deadline)
@@ -128,6 +146,7 @@ async def run_transcribe(rt: Runtime, delivery: jobs.Delivery, job_id: str) -> J
 @dataclasses.dataclass(frozen=True)
 class _Work:
     source: str
+    source_kind: SourceKind
     media_id: str | None
     owner_id: str | None
     options: TranscribeOptions
@@ -190,14 +209,22 @@ async def _succeed(
 
 
 async def _media(rt: Runtime, lease: Lease, work: _Work) -> tuple[Media, MediaProbe | None]:
-    """The job's media row: stored already (API uploads), or staged now from a local path."""
-    if work.media_id is not None:
+    """The job's media row: stored already (API uploads), or staged now from a local path.
+
+    Only the operator's own jobs (``SourceKind.PATH``) read a path on this machine: a job on
+    stored media whose media is gone fails; its label is never resolved against our disk."""
+    if work.source_kind is not SourceKind.PATH:
+        if work.media_id is None:
+            raise errors.MediaDeletedError(work.source)
         async with rt.db.session() as s:
-            return await media_service.get_media(s, work.media_id, work.owner_id), None
+            try:
+                return await media_service.get_media(s, work.media_id, work.owner_id), None
+            except errors.NotFoundError as exc:
+                raise errors.MediaDeletedError(work.source) from exc
     staged = await media_service.stage_file(rt.storage, Path(work.source), Limits.of(rt.settings))
     lease.check()
     async with rt.db.session() as s:
-        return await media_service.record(s, staged, work.owner_id), staged.probe
+        return await media_service.record(s, rt.storage, staged, work.owner_id), staged.probe
 
 
 async def _transcribe(rt: Runtime, lease: Lease, work: _Work) -> Job:

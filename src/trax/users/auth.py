@@ -13,11 +13,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 from pathlib import Path
-from typing import Annotated
 
 import jwt
-from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Request
 from limits import RateLimitItem, parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
@@ -26,8 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from trax import errors
 from trax.config import Settings
 from trax.db import utcnow
-from trax.runtime import Runtime
-from trax.system.router import runtime
 from trax.users import service as users
 from trax.users.models import User
 
@@ -37,6 +33,7 @@ ISSUER = "trax"
 INVALID_TOKEN = "invalid or expired access token"
 NOT_AUTHENTICATED = "authentication required: send 'Authorization: Bearer <token or API key>'"
 TOO_MANY_LOGINS = "too many login attempts; try again in {seconds} s"
+TOO_MANY_REGISTRATIONS = "too many registrations from this address; try again in {seconds} s"
 
 
 @dataclass(frozen=True)
@@ -97,38 +94,36 @@ async def authenticate(session: AsyncSession, settings: Settings, credential: st
     return user
 
 
-_bearer = HTTPBearer(auto_error=False, description="An access token or an API key (trx_…).")
-
-
-async def current_user(
-    rt: Annotated[Runtime, Depends(runtime)],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> User:
-    async with rt.db.session() as s:
-        return await authenticate(s, rt.settings, credentials.credentials if credentials else "")
-
-
-#: The authenticated caller, as a FastAPI dependency.
-CurrentUser = Annotated[User, Depends(current_user)]
-
-
 class LoginLimiter:
-    """Counts login attempts per client address and email in a moving window (in Redis when a
-    broker URL is set, so every API host shares the count; in process otherwise)."""
+    """Counts logins per client address and email, logins per client address and registrations
+    per client address, each in a moving window (in Redis when a broker URL is set, so every API
+    host shares the count; in process otherwise)."""
 
     def __init__(self, settings: Settings) -> None:
         url = settings.broker_url or "memory://"
-        self._item: RateLimitItem = parse(settings.login_rate_limit)
+        self._per_email: RateLimitItem = parse(settings.login_rate_limit)
+        self._per_address: RateLimitItem = parse(settings.login_address_rate_limit)
+        self._registrations: RateLimitItem = parse(settings.registration_rate_limit)
         self._limiter = MovingWindowRateLimiter(storage_from_string(url))
         self._namespace = settings.queue_namespace
 
     def hit(self, client: str, email: str) -> None:
-        key = (self._namespace, "login", client, email.strip().lower())
-        if not self._limiter.hit(self._item, *key):
-            reset = self._limiter.get_window_stats(self._item, *key).reset_time
+        """Count a login attempt; :class:`~trax.errors.RateLimitedError` when over a limit."""
+        self._hit(self._per_address, TOO_MANY_LOGINS, "login-address", client)
+        self._hit(self._per_email, TOO_MANY_LOGINS, "login", client, email.strip().lower())
+
+    def hit_registration(self, client: str) -> None:
+        """Count a registration; :class:`~trax.errors.RateLimitedError` when over the limit."""
+        self._hit(self._registrations, TOO_MANY_REGISTRATIONS, "register", client)
+
+    def _hit(self, item: RateLimitItem, message: str, *key: str) -> None:
+        if not self._limiter.hit(item, self._namespace, *key):
+            reset = self._limiter.get_window_stats(item, self._namespace, *key).reset_time
             seconds = max(1, int(reset - utcnow().timestamp()) + 1)
-            raise errors.RateLimitedError(TOO_MANY_LOGINS.format(seconds=seconds), seconds)
+            raise errors.RateLimitedError(message.format(seconds=seconds), seconds)
 
 
 def client_address(request: Request) -> str:
+    """The peer's address: a trusted proxy's forwarded address is already in its place (see
+    ``TRAX_TRUSTED_PROXIES``); ``X-Forwarded-For`` from anyone else is ignored."""
     return request.client.host if request.client else "unknown"

@@ -8,10 +8,9 @@ from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from trax import errors
-from trax.runtime import Runtime
-from trax.system.router import runtime
+from trax.deps import CurrentUser, Rt
 from trax.users import service as users
-from trax.users.auth import CurrentUser, LoginLimiter, client_address, issue_token
+from trax.users.auth import LoginLimiter, client_address, issue_token
 from trax.users.schemas import Registration, TokenView, UserView
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
@@ -24,10 +23,17 @@ def login_limiter(request: Request) -> LoginLimiter:
 
 
 @router.post("/auth/register", status_code=status.HTTP_201_CREATED)
-async def register(body: Registration, rt: Annotated[Runtime, Depends(runtime)]) -> UserView:
-    """Create an account (when ``TRAX_ALLOW_REGISTRATION`` is on)."""
+async def register(
+    request: Request,
+    body: Registration,
+    rt: Rt,
+    limiter: Annotated[LoginLimiter, Depends(login_limiter)],
+) -> UserView:
+    """Create an account (when ``TRAX_ALLOW_REGISTRATION`` is on). Registrations are
+    rate-limited per client address."""
     if not rt.settings.allow_registration:
         raise errors.ForbiddenError(REGISTRATION_CLOSED)
+    limiter.hit_registration(client_address(request))
     async with rt.db.session() as s:
         user = await users.create_user(s, body.email, body.password)
         return UserView.model_validate(user)
@@ -37,11 +43,11 @@ async def register(body: Registration, rt: Annotated[Runtime, Depends(runtime)])
 async def login(
     request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
-    rt: Annotated[Runtime, Depends(runtime)],
+    rt: Rt,
     limiter: Annotated[LoginLimiter, Depends(login_limiter)],
 ) -> TokenView:
     """OAuth2 password login (form fields ``username`` = email, ``password``): a short-lived
-    access token. Attempts are rate-limited per client address and email."""
+    access token. Attempts are rate-limited per client address and email, and per address."""
     limiter.hit(client_address(request), form.username)
     async with rt.db.session() as s:
         user = await users.login(s, form.username, form.password)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from pwdlib import PasswordHash
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trax import errors
 from trax.db import utcnow
 from trax.users import repository
 from trax.users.models import ApiKey, User
+from trax.users.passwords import hash_password, verify_password
 from trax.users.schemas import ApiKeyView, UserSummary
 
 KEY_PREFIX = "trx_"
@@ -19,7 +19,6 @@ EMAIL_TAKEN = "a user with email {email!r} already exists"
 NO_SUCH_USER = "no user with email {email!r}"
 INVALID_KEY = "invalid or missing API key"
 BAD_LOGIN = "wrong email or password"
-_passwords = PasswordHash.recommended()  # Argon2id
 
 
 def _digest(key: str) -> str:
@@ -32,7 +31,7 @@ async def create_user(
     email = email.strip().lower()
     if await repository.by_email(session, email) is not None:
         raise errors.ConflictError(EMAIL_TAKEN.format(email=email))
-    hashed = _passwords.hash(password) if password else None
+    hashed = await hash_password(password) if password else None
     user = User(email=email, password_hash=hashed, is_admin=is_admin)
     await repository.add(session, user)
     return user
@@ -46,9 +45,11 @@ async def login(session: AsyncSession, email: str, password: str) -> User:
     """The user with this email and password; one vague error for every kind of mismatch."""
     user = await repository.by_email(session, email.strip().lower())
     if user is None or user.password_hash is None:
-        _passwords.hash(password)  # same work as a real check: no timing hint that the user exists
+        await hash_password(
+            password
+        )  # same work as a real check: no timing hint that the user exists
         raise errors.AuthError(BAD_LOGIN)
-    valid, new_hash = _passwords.verify_and_update(password, user.password_hash)
+    valid, new_hash = await verify_password(password, user.password_hash)
     if not valid:
         raise errors.AuthError(BAD_LOGIN)
     if new_hash is not None:

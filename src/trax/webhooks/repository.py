@@ -4,9 +4,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from trax.db import insert_once
 from trax.pagination import PageRequest, keyset
 from trax.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -45,15 +45,7 @@ async def delete(session: AsyncSession, endpoint: WebhookEndpoint) -> None:
 async def insert_delivery_once(session: AsyncSession, values: dict[str, Any]) -> bool:
     """Insert a delivery unless one exists for the same endpoint and event (also when another
     transaction inserts it at the same moment); True when this call inserted it."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
-        insert(WebhookDelivery)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["endpoint_id", "event_id"])
-        .returning(WebhookDelivery.id)
-    )
-    return (await session.execute(stmt)).scalar_one_or_none() is not None
+    return await insert_once(session, WebhookDelivery, values, ["endpoint_id", "event_id"])
 
 
 async def set_delivery_job(session: AsyncSession, delivery_id: str, job_id: str) -> None:

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter, Response, status
 
-import anyio.to_thread
-from fastapi import APIRouter, Depends, Response, status
-
+from trax.deps import CurrentUser, PageParams, Rt, UoW
 from trax.pagination import Page
-from trax.queue import Queue
-from trax.runtime import Runtime
-from trax.system.router import PageParams, queue, runtime
-from trax.users.auth import CurrentUser
 from trax.webhooks import service as webhooks
 from trax.webhooks.schemas import (
     DeliveryView,
@@ -22,8 +16,6 @@ from trax.webhooks.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
-Rt = Annotated[Runtime, Depends(runtime)]
-Q = Annotated[Queue, Depends(queue)]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -84,9 +76,8 @@ async def list_deliveries(
 
 
 @router.post("/{endpoint_id}/test", status_code=status.HTTP_202_ACCEPTED)
-async def send_test_event(endpoint_id: str, user: CurrentUser, rt: Rt, q: Q) -> DeliveryView:
+async def send_test_event(endpoint_id: str, user: CurrentUser, uow: UoW) -> DeliveryView:
     """Queue a ``ping`` event to the endpoint; follow it in the delivery log."""
-    async with rt.db.session() as s:
-        delivery, job = await webhooks.send_test(s, user.id, endpoint_id)
-    await anyio.to_thread.run_sync(q.enqueue, [job])  # after the commit
+    delivery, job = await webhooks.send_test(uow.session, user.id, endpoint_id)
+    uow.enqueue([job])
     return delivery

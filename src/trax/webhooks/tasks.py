@@ -16,10 +16,13 @@ import httpx
 import structlog
 
 from trax import errors, outbound
+from trax.config import Settings
 from trax.db import utcnow
 from trax.jobs import service as jobs
 from trax.jobs.models import Job
+from trax.queue import TIME_LIMIT_MARGIN_S, ActorSpec
 from trax.runtime import Runtime
+from trax.unit_of_work import Delivery
 from trax.webhooks import service as webhooks
 
 log = structlog.get_logger(__name__)
@@ -32,7 +35,22 @@ SEND_TIMED_OUT = "no complete answer within {seconds:g} s"
 READ_BYTES = 2048
 
 
-async def run_delivery(rt: Runtime, delivery: jobs.Delivery, job_id: str) -> Job | None:
+def delivery_actor(settings: Settings) -> ActorSpec:
+    """The ``webhook`` actor: exponential backoff with jitter between attempts, up to
+    ``TRAX_WEBHOOK_MAX_ATTEMPTS``; the time limit covers one request's whole budget."""
+    return ActorSpec(
+        kind=jobs.WEBHOOK,
+        run=run_delivery,
+        retries=settings.webhook_max_attempts - 1,
+        backoff_ms=(
+            int(settings.webhook_min_backoff_seconds * 1000),
+            int(settings.webhook_max_backoff_seconds * 1000),
+        ),
+        time_limit_s=settings.outbound_timeout_seconds * SEND_BUDGET + TIME_LIMIT_MARGIN_S,
+    )
+
+
+async def run_delivery(rt: Runtime, delivery: Delivery, job_id: str) -> Job | None:
     """Make one attempt of the job's delivery. None when the job was not ours to run."""
     del delivery  # retries go through the broker (TransientJobError), nothing to enqueue here
     settings = rt.settings

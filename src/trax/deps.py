@@ -1,0 +1,76 @@
+"""The request dependencies every router uses, in one place.
+
+- :data:`Rt`: the process's runtime (settings, database, storage).
+- :data:`Q`: the broker, for the few routes that wait on jobs themselves.
+- :data:`UoW`: the request's unit of work. One transaction per request, committed once at the
+  edge: right after the route function returns and before the response is sent (FastAPI's
+  function-scoped dependency), so a client that got an answer can read what it created. Messages
+  for the jobs it created are sent after that commit (:mod:`trax.unit_of_work`). An error rolls
+  everything back.
+- :data:`CurrentUser`: the authenticated caller (access token or API key), looked up in its own
+  short read, so that a long upload holds no transaction.
+- :data:`PageParams`: ``limit`` and ``cursor`` of a list endpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from trax import pagination
+from trax.queue import Queue
+from trax.runtime import Runtime
+from trax.unit_of_work import UnitOfWork, unit_of_work
+from trax.users.auth import authenticate
+from trax.users.models import User
+
+
+def runtime(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+def queue(request: Request) -> Queue:
+    q: Queue = request.app.state.queue
+    return q
+
+
+Rt = Annotated[Runtime, Depends(runtime)]
+Q = Annotated[Queue, Depends(queue)]
+
+
+async def request_unit_of_work(rt: Rt, q: Q) -> AsyncIterator[UnitOfWork]:
+    async with unit_of_work(rt.db, q) as uow:
+        yield uow
+
+
+#: The request's unit of work (committed when the route function returns).
+UoW = Annotated[UnitOfWork, Depends(request_unit_of_work, scope="function")]
+
+_bearer = HTTPBearer(auto_error=False, description="An access token or an API key (trx_…).")
+
+
+async def current_user(
+    rt: Rt, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> User:
+    async with rt.db.session() as s:
+        return await authenticate(s, rt.settings, credentials.credentials if credentials else "")
+
+
+#: The authenticated caller.
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def page_request(
+    limit: Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)] = pagination.DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> pagination.PageRequest:
+    """The ``limit`` and ``cursor`` query parameters of a list endpoint."""
+    return pagination.PageRequest(limit=limit, cursor=cursor)
+
+
+#: A list endpoint's paging parameters.
+PageParams = Annotated[pagination.PageRequest, Depends(page_request)]
