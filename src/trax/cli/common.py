@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import NoReturn, TypeVar
 
 import anyio
@@ -13,6 +13,7 @@ from rich.console import Console
 from trax.errors import TraxError, from_environment
 
 T = TypeVar("T")
+FormatsCallback = Callable[[click.Context, click.Parameter, str], tuple[str, ...]]
 
 console = Console()
 err_console = Console(stderr=True)
@@ -40,3 +41,16 @@ def _fail(exc: TraxError) -> NoReturn:
 def echo_json(text: str) -> None:
     """JSON to stdout, unstyled, so it can be piped."""
     click.echo(text)
+
+
+def format_list(choices: Sequence[str]) -> FormatsCallback:
+    """A click callback turning ``srt,vtt`` into ``("srt", "vtt")``, refusing unknown names."""
+
+    def parse(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, ...]:
+        chosen = tuple(dict.fromkeys(f.strip().lower() for f in value.split(",") if f.strip()))
+        unknown = [f for f in chosen if f not in choices]
+        if unknown or not chosen:
+            raise click.BadParameter(f"choose from {', '.join(choices)} (got {value!r})")
+        return chosen
+
+    return parse

@@ -27,8 +27,9 @@ def jobs_group(ctx: click.Context, status: str | None, as_json: bool, limit: int
 
     async def body() -> None:
         from pydantic import TypeAdapter
-        from rich.table import Table
+        from rich import box
 
+        from trax.cli.tables import fitted_table
         from trax.config import get_settings
         from trax.jobs import service
         from trax.jobs.models import JobStatus
@@ -40,9 +41,12 @@ def jobs_group(ctx: click.Context, status: str | None, as_json: bool, limit: int
         if as_json:
             echo_json(TypeAdapter(list[JobView]).dump_json(items, indent=2).decode())
             return
-        table = Table()
-        for col in ("id", "status", "progress", "tries", "source", "transcript", "error"):
-            table.add_column(col, overflow="fold")
+        table = fitted_table(box.SIMPLE_HEAD)
+        for col in ("id", "status", "progress", "tries"):
+            table.add_column(col, no_wrap=True)
+        table.add_column("source", overflow="ellipsis", no_wrap=True, width=12, ratio=2)
+        table.add_column("transcript", no_wrap=True)
+        table.add_column("error", overflow="ellipsis", no_wrap=True, width=10, ratio=3)
         for j in items:
             table.add_row(
                 j.id[:8],
@@ -51,11 +55,18 @@ def jobs_group(ctx: click.Context, status: str | None, as_json: bool, limit: int
                 str(j.attempts),
                 Path(j.source).name,
                 (j.transcript_id or "")[:8],
-                j.error_message,
+                _reason(j.error_message, j.source),
             )
         console.print(table)
 
     run(body)
+
+
+def _reason(message: str | None, source: str) -> str:
+    """The error without the source path it starts with (the source column names the file)."""
+    if message is None:
+        return ""
+    return message.removeprefix(f"{source}: ")
 
 
 @jobs_group.command()

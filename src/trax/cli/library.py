@@ -5,12 +5,18 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from trax.cli.common import console, echo_json, err_console, run
+from trax.cli.common import console, echo_json, err_console, format_list, run
+
+if TYPE_CHECKING:
+    from trax.captions.formats import CaptionStyle
 
 EXPORT_FORMATS = ("srt", "vtt", "txt", "json")
+EXPORT_ONE_TARGET = "give --output or --output-dir, not both"
+EXPORT_SEVERAL_FORMATS = "several formats need --output-dir (--output and stdout take one format)"
 
 
 @click.command("list")
@@ -22,8 +28,8 @@ def list_command(as_json: bool, limit: int) -> None:
     async def body() -> None:
         from pydantic import TypeAdapter
         from rich import box
-        from rich.table import Table
 
+        from trax.cli.tables import fitted_table
         from trax.config import get_settings
         from trax.runtime import open_runtime
         from trax.transcripts import service
@@ -35,11 +41,13 @@ def list_command(as_json: bool, limit: int) -> None:
             adapter = TypeAdapter(list[TranscriptSummary])
             echo_json(adapter.dump_json(items, indent=2).decode())
             return
-        table = Table(box=box.SIMPLE_HEAD)
-        widths = {"id": 8, "created": 16, "file": 12, "lang": 4, "dur": 6, "model": 7, "v": 1}
-        for col, width in widths.items():
-            table.add_column(col, overflow="ellipsis", no_wrap=True, min_width=width)
-        table.add_column("text", overflow="ellipsis", no_wrap=True, min_width=10, max_width=48)
+        table = fitted_table(box.SIMPLE_HEAD)
+        for col in ("id", "created"):
+            table.add_column(col, no_wrap=True)
+        table.add_column("file", overflow="ellipsis", no_wrap=True, width=14, ratio=2)
+        for col in ("lang", "dur", "model", "v"):
+            table.add_column(col, overflow="ellipsis", no_wrap=True, max_width=10)
+        table.add_column("text", overflow="ellipsis", no_wrap=True, width=8, ratio=3)
         for t in items:
             created = t.created_at.astimezone().strftime("%Y-%m-%d %H:%M")
             table.add_row(
@@ -90,40 +98,84 @@ def show(transcript_id: str, version: int | None, as_json: bool) -> None:
 @click.command()
 @click.argument("transcript_id")
 @click.option(
-    "--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="srt", show_default=True
+    "--format",
+    "formats",
+    default="srt",
+    show_default=True,
+    callback=format_list(EXPORT_FORMATS),
+    help="Comma-separated formats; several need --output-dir.",
 )
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Default: stdout.")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write (one format). Default: stdout.",
+)
+@click.option(
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write one file per format here, named after the transcript's file.",
+)
 @click.option("--version", "version", type=int, help="Version number (default: newest).")
-@click.option("--max-line-chars", type=click.IntRange(10, 200), default=42, show_default=True)
-@click.option("--max-lines", type=click.IntRange(1, 5), default=2, show_default=True)
+@click.option("--max-line-chars", type=int, help="Longest caption line, in characters.")
+@click.option("--max-lines", type=int, help="Most lines in one caption.")
+@click.option("--max-cue-seconds", type=float, help="Longest time a caption stays up.")
+@click.option("--min-cue-seconds", type=float, help="Shortest time a caption stays up.")
+@click.option("--pause-seconds", type=float, help="A pause this long starts a new caption.")
 def export(
     transcript_id: str,
-    fmt: str,
+    formats: tuple[str, ...],
     output: Path | None,
+    output_dir: Path | None,
     version: int | None,
-    max_line_chars: int,
-    max_lines: int,
+    **layout: float | None,
 ) -> None:
-    """Export a transcript as SRT, VTT, TXT or JSON."""
+    """Export a transcript as SRT, VTT, TXT or JSON, to stdout, a file or a directory.
+
+    Caption options left out keep the defaults the API uses.
+
+    \b
+    Examples:
+      trax export 3f2a --format vtt --max-line-chars 32
+      trax export 3f2a --format srt,vtt,txt --output-dir captions/
+    """
+    if output is not None and output_dir is not None:
+        raise click.UsageError(EXPORT_ONE_TARGET)
+    if len(formats) > 1 and output_dir is None:
+        raise click.UsageError(EXPORT_SEVERAL_FORMATS)
+    style = _caption_style({k: v for k, v in layout.items() if v is not None})
 
     async def body() -> None:
-        from trax.captions.exports import write_text
-        from trax.captions.formats import CaptionStyle, ExportFormat, render
+        from trax.captions.exports import write_exports, write_text
+        from trax.captions.formats import ExportFormat, render
         from trax.config import get_settings
         from trax.runtime import open_runtime
         from trax.transcripts import service
 
         async with open_runtime(get_settings()) as rt, rt.db.session() as s:
             detail = await service.get_transcript(s, transcript_id, version)
-        style = CaptionStyle(max_line_chars=max_line_chars, max_lines=max_lines)
-        text = render(detail.document, ExportFormat(fmt), style)
-        if output is None:
-            sys.stdout.write(text)
+        chosen = [ExportFormat(f) for f in formats]
+        if output_dir is not None:
+            stem = Path(detail.filename).stem or "transcript"
+            written = write_exports(detail.document, chosen, output_dir, stem, style)
+        elif output is not None:
+            written = [write_text(output, render(detail.document, chosen[0], style))]
         else:
-            write_text(output, text)
-            err_console.print(f"wrote {output}")
+            sys.stdout.write(render(detail.document, chosen[0], style))
+            written = []
+        for path in written:
+            err_console.print(f"wrote {path}", highlight=False)
 
     run(body)
+
+
+def _caption_style(given: dict[str, Any]) -> CaptionStyle:
+    """The caption layout; limits are :class:`CaptionStyle`'s, broken ones a usage error."""
+    from trax.captions.formats import CaptionStyle
+
+    try:
+        return CaptionStyle(**given)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
 
 
 @click.command()

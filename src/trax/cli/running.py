@@ -23,6 +23,7 @@ from trax.cli.common import err_console
 from trax.jobs import batch
 from trax.jobs.models import Job, JobStatus
 from trax.jobs.service import get_many
+from trax.media.sources import Skipped
 from trax.queue import Queue
 from trax.runtime import Runtime
 
@@ -83,8 +84,25 @@ async def follow(rt: Runtime, queue: Queue, job_ids: list[str], verb: str, wait:
     async with rt.db.session() as s:
         rows = await get_many(s, job_ids)
     finished = await run_or_enqueue(rt, queue, rows, wait)
-    return sum(1 for j in finished or [] if j.transcript_id is None)
+    if finished is None:
+        return 0
+    return print_outcome(finished)
 
 
-def write_report(path: Path, rows: list[dict[str, Any]]) -> None:
-    write_text(path, json.dumps({"inputs": rows}, indent=2) + "\n")
+def print_outcome(finished: list[Job]) -> int:
+    """Why each failed job failed, then the counts; returns how many failed."""
+    failures = [j for j in finished if j.transcript_id is None]
+    for job in failures:
+        message = job.error_message or job.status.value
+        err_console.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"{len(finished) - len(failures)} succeeded, {len(failures)} failed")
+    return len(failures)
+
+
+def write_report(path: Path, rows: list[dict[str, Any]], skipped: list[Skipped]) -> None:
+    """The batch report: every input's outcome, and the files skipped inside directories."""
+    report = {
+        "inputs": rows,
+        "skipped": [{"input": str(s.path), "reason": s.reason} for s in skipped],
+    }
+    write_text(path, json.dumps(report, indent=2) + "\n")

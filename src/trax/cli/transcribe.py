@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from trax.cli.common import err_console, run
+from trax.cli.common import err_console, format_list, run
 
 if TYPE_CHECKING:
     from trax.captions.formats import ExportFormat
@@ -19,24 +19,31 @@ if TYPE_CHECKING:
 FORMATS = ("json", "txt", "srt", "vtt")
 
 
-def _parse_formats(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, ...]:
-    chosen = tuple(dict.fromkeys(f.strip().lower() for f in value.split(",") if f.strip()))
-    unknown = [f for f in chosen if f not in FORMATS]
-    if unknown or not chosen:
-        raise click.BadParameter(f"choose from {', '.join(FORMATS)} (got {value!r})")
-    return chosen
-
-
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--model", help="Size name (tiny.en, base, small…), model directory or hub id.")
 @click.option("--language", help="Language code (en, de…); detected when omitted.")
 @click.option(
+    "--task",
+    metavar="transcribe|translate",
+    help="translate: English text from speech in any language (multilingual models).  "
+    "[default: transcribe]",
+)
+@click.option("--beam-size", type=int, help="Beam search width; 1 is greedy and fastest.")
+@click.option(
+    "--vad/--no-vad",
+    default=True,
+    show_default=True,
+    help="Skip what voice activity detection finds is not speech.",
+)
+@click.option("--prompt", "initial_prompt", help="Initial prompt: context, names, spelling.")
+@click.option("--hotwords", help="Words or names to favour, e.g. a product name.")
+@click.option(
     "--format",
     "formats",
     default=",".join(FORMATS),
     show_default=True,
-    callback=_parse_formats,
+    callback=format_list(FORMATS),
     help="Comma-separated export formats to write.",
 )
 @click.option(
@@ -65,6 +72,7 @@ def transcribe(
     output_dir: Path,
     report: Path | None,
     wait: bool,
+    **decoding: Any,
 ) -> None:
     """Transcribe media files and directories (searched recursively).
 
@@ -76,8 +84,12 @@ def transcribe(
     Examples:
       trax transcribe talk.mp4
       trax transcribe recordings/ --model tiny.en --format srt,vtt --output-dir captions/
+      trax transcribe interview.mp3 --model base --task translate --hotwords Trax
     """
-    failed = run(lambda: _transcribe(paths, model, language, formats, output_dir, report, wait))
+    given = {k: v for k, v in decoding.items() if v is not None}
+    failed = run(
+        lambda: _transcribe(paths, model, language, given, formats, output_dir, report, wait)
+    )
     raise SystemExit(1 if failed else 0)
 
 
@@ -85,6 +97,7 @@ async def _transcribe(
     paths: tuple[Path, ...],
     model: str | None,
     language: str | None,
+    decoding: dict[str, Any],
     formats: tuple[str, ...],
     output_dir: Path,
     report: Path | None,
@@ -101,9 +114,13 @@ async def _transcribe(
     from trax.transcripts.options import transcribe_options
 
     settings = get_settings()
-    options = transcribe_options(settings, trusted=True, model=model, language=language)
+    options = transcribe_options(settings, trusted=True, model=model, language=language, **decoding)
     await anyio.to_thread.run_sync(_check_model, settings, options)
     found = await anyio.to_thread.run_sync(sources.expand, paths)
+    for skipped in found.skipped:
+        err_console.print(
+            f"skipped {skipped.path}: {skipped.reason}", highlight=False, soft_wrap=True
+        )
     if found.skipped:
         err_console.print(f"skipped {len(found.skipped)} non-media file(s) in directories")
     if not found.inputs:
@@ -115,12 +132,12 @@ async def _transcribe(
         if finished is None:
             _print_queued(submitted)
             if report is not None:
-                write_report(report, _report_rows(found.inputs, submitted, {}))
+                write_report(report, _report_rows(found.inputs, submitted, {}), found.skipped)
             return 0
         written = await _write_exports(rt, finished, [ExportFormat(f) for f in formats], output_dir)
     _summary(found.inputs, finished, written)
     if report is not None:
-        write_report(report, _report_rows(found.inputs, finished, written))
+        write_report(report, _report_rows(found.inputs, finished, written), found.skipped)
     return sum(1 for j in finished if j.transcript_id is None)
 
 
@@ -192,6 +209,8 @@ def _summary(inputs: list[Path], finished: list[Job], exports: dict[str, list[Pa
     """A row per input, named as given (two inputs may share a file name, or a transcript)."""
     from rich.table import Table
 
+    from trax.cli.running import print_outcome
+
     table = Table(title="Summary", show_lines=False)
     for col in ("input", "status", "transcript", "result"):
         table.add_column(col, overflow="fold")
@@ -204,7 +223,4 @@ def _summary(inputs: list[Path], finished: list[Job], exports: dict[str, list[Pa
             status, result = f"[red]{job.status.value}[/]", job.error_message or ""
         table.add_row(str(path), status, (job.transcript_id or "")[:8], result)
     err_console.print(table)
-    failures = [j for j in finished if j.transcript_id is None]
-    for job in failures:
-        err_console.print(f"[red]error:[/] {job.error_message}", highlight=False, soft_wrap=True)
-    err_console.print(f"{len(finished) - len(failures)} succeeded, {len(failures)} failed")
+    print_outcome(finished)

@@ -142,6 +142,7 @@ class Transcriber:
                     task=options.task,
                     beam_size=options.beam_size,
                     initial_prompt=options.initial_prompt,
+                    hotwords=options.hotwords,
                     vad=options.vad,
                 )
                 found = list(_convert(result.segments, window.offset))

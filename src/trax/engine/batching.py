@@ -65,6 +65,7 @@ class DecodeKey:
     task: str
     beam_size: int
     initial_prompt: str | None
+    hotwords: str | None = None
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,7 @@ class InferenceScheduler:
         task: str = "transcribe",
         beam_size: int = 5,
         initial_prompt: str | None = None,
+        hotwords: str | None = None,
         vad: bool = True,
     ) -> WindowResult:
         """Transcribe 16 kHz mono ``audio``; ``language=None`` detects it on this window."""
@@ -191,7 +193,7 @@ class InferenceScheduler:
                 return WindowResult([], language, 1.0 if language else 0.0)
             used, probability = self._language(language, chunks[0])
             future: Future[ChunkSegments] = Future()
-            key = DecodeKey(used, task, beam_size, initial_prompt)
+            key = DecodeKey(used, task, beam_size, initial_prompt, hotwords)
             self._submit(_Request(key, chunks, not vad, future))
             submitted = True
             per_chunk = future.result()
@@ -316,6 +318,7 @@ class InferenceScheduler:
             task=key.task,
             beam_size=key.beam_size,
             initial_prompt=key.initial_prompt,
+            hotwords=key.hotwords,
             word_timestamps=True,
             vad_filter=False,
             clip_timestamps=layout.clips,

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import math
 import os
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trax.engine.audio import is_media
+from trax import errors
+from trax.engine.audio import is_media, probe
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file inside a directory that is not taken as an input, and why."""
+
+    path: Path
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -19,7 +30,7 @@ class Sources:
     """
 
     inputs: list[Path] = field(default_factory=list)
-    skipped: list[Path] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
 
 
 def expand(paths: Iterable[Path]) -> Sources:
@@ -39,8 +50,18 @@ def expand(paths: Iterable[Path]) -> Sources:
                 if is_media(candidate):
                     _take(result.inputs, seen, candidate)
                 else:
-                    result.skipped.append(candidate)
+                    result.skipped.append(Skipped(candidate, _why_not_media(candidate)))
     return result
+
+
+def _why_not_media(path: Path) -> str:
+    """The reason a file that :func:`is_media` refused cannot be transcribed (no size limits:
+    those apply to inputs, not to what a directory scan skips)."""
+    try:
+        probe(path, max_bytes=sys.maxsize, max_duration=math.inf)
+    except errors.MediaError as exc:
+        return exc.reason
+    return errors.NOT_MEDIA
 
 
 def _take(inputs: list[Path], seen: set[Path], path: Path) -> None:

@@ -61,6 +61,7 @@ def transcribe_options(
     beam_size: int = 5,
     vad: bool = True,
     initial_prompt: str | None = None,
+    hotwords: str | None = None,
 ) -> TranscribeOptions:
     """Checked options; :class:`~trax.errors.InvalidOptionError` names the first bad one.
     ``trusted``: the operator (CLI), who may name any model."""
@@ -86,10 +87,10 @@ def transcribe_options(
         raise errors.InvalidOptionError(
             "beam_size", BEAM_RANGE.format(low=BEAM_SIZE_MIN, high=BEAM_SIZE_MAX, value=beam_size)
         )
-    prompt = initial_prompt or None
-    if prompt is not None and len(prompt) > MAX_PROMPT_CHARS:
-        raise errors.InvalidOptionError(
-            "initial_prompt", PROMPT_TOO_LONG.format(length=len(prompt), limit=MAX_PROMPT_CHARS)
-        )
+    prompts = {"initial_prompt": initial_prompt or None, "hotwords": hotwords or None}
+    for field, prompt in prompts.items():
+        if prompt is not None and len(prompt) > MAX_PROMPT_CHARS:
+            reason = PROMPT_TOO_LONG.format(length=len(prompt), limit=MAX_PROMPT_CHARS)
+            raise errors.InvalidOptionError(field, reason)
     return TranscribeOptions(model=name, language=code, task=task, beam_size=beam_size, vad=vad,
-                             initial_prompt=prompt)  # fmt: skip
+                             **prompts)  # fmt: skip

@@ -25,3 +25,21 @@ class TokenView(BaseModel):
     access_token: str
     token_type: str = "bearer"
     expires_in: int
+
+
+class UserSummary(UserView):
+    """A user as operators list them (``trax users list``)."""
+
+    api_keys: int
+
+
+class ApiKeyView(BaseModel):
+    """An API key without its secret: the prefix it starts with identifies it to its owner."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    prefix: str
+    email: str
+    created_at: datetime
+    last_used_at: datetime | None

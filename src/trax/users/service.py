@@ -12,6 +12,7 @@ from trax.db import utcnow
 from trax.users import repository
 from trax.users.models import ApiKey, User
 from trax.users.passwords import hash_password, verify_password
+from trax.users.schemas import ApiKeyView, UserSummary
 
 KEY_PREFIX = "trx_"
 EMAIL_TAKEN = "a user with email {email!r} already exists"
@@ -73,3 +74,43 @@ async def authenticate_key(session: AsyncSession, key: str) -> User:
     user, api_key = found
     api_key.last_used_at = utcnow()
     return user
+
+
+async def list_users(session: AsyncSession) -> list[UserSummary]:
+    """Every user, oldest first, with the number of API keys each holds."""
+    return [
+        UserSummary(
+            id=u.id, email=u.email, is_admin=u.is_admin, created_at=u.created_at, api_keys=count
+        )
+        for u, count in await repository.users_with_key_counts(session)
+    ]
+
+
+async def list_api_keys(session: AsyncSession, email: str | None = None) -> list[ApiKeyView]:
+    """The API keys of the user with ``email`` (every user's when ``None``); never the keys."""
+    user_id = None
+    if email is not None:
+        user = await repository.by_email(session, email.strip().lower())
+        if user is None:
+            raise errors.NotFoundError(NO_SUCH_USER.format(email=email))
+        user_id = user.id
+    rows = await repository.keys_with_emails(session, user_id=user_id)
+    return [_key_view(key, owner) for key, owner in rows]
+
+
+async def revoke_api_key(session: AsyncSession, ref: str) -> ApiKeyView:
+    """Delete the API key with id ``ref`` (or a unique prefix of it); it stops working at once."""
+    key_id = await repository.resolve_key_id(session, ref)
+    ((key, owner),) = await repository.keys_with_emails(session, key_id=key_id)
+    await repository.delete_key(session, key_id)
+    return _key_view(key, owner)
+
+
+def _key_view(key: ApiKey, email: str) -> ApiKeyView:
+    return ApiKeyView(
+        id=key.id,
+        prefix=key.prefix,
+        email=email,
+        created_at=key.created_at,
+        last_used_at=key.last_used_at,
+    )
