@@ -52,6 +52,7 @@ async def create_transcription(
         beam_size=body.beam_size,
         vad=body.vad,
         initial_prompt=body.initial_prompt,
+        hotwords=body.hotwords,
     )
     media = await media_service.get_media(uow.session, body.media_id, user.id)
     return JobView.model_validate(await control.submit_media(uow, media, options, user.id))

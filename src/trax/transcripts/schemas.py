@@ -57,3 +57,6 @@ class TranscriptionRequest(BaseModel):
     beam_size: int = Field(default=5, ge=1, le=10)
     vad: bool = True
     initial_prompt: str | None = Field(default=None, max_length=2000)
+    hotwords: str | None = Field(
+        default=None, max_length=2000, description="Words to bias decoding towards (names, jargon)."
+    )
