@@ -7,6 +7,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from trax.actors import job_runtime
 from trax.config import Settings
 from trax.engine.options import TranscribeOptions
 from trax.jobs import batch
@@ -23,7 +24,7 @@ async def test_a_running_job_row_shows_partial_progress(
 ) -> None:
     """One decode window of nearly two minutes, a chunk per batch: the row moves mid-window."""
     small_batches = settings.model_copy(update={"batch_size": 1})
-    async with batch.job_runtime(small_batches) as (rt, queue):
+    async with job_runtime(small_batches) as (rt, queue):
         (job,) = await batch.submit(rt, queue, [derived["long"]], TINY)
         with anyio.fail_after(90):
             while True:
