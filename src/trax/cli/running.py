@@ -6,6 +6,9 @@ Imported only by commands that run jobs (it pulls in the queue and, through it, 
 from __future__ import annotations
 
 import json
+import time
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,23 +41,61 @@ async def watch(rt: Runtime, jobs: list[Job]) -> list[Job]:
         TaskProgressColumn(),
         TextColumn("{task.fields[stage]}"),
         TimeElapsedColumn(),
+        TextColumn("{task.fields[eta]}"),
     )
     with Progress(*columns, console=err_console, transient=False) as bar:
-        overall = bar.add_task(f"{len(jobs)} file(s)", total=len(jobs), stage="")
+        overall = bar.add_task(f"{len(jobs)} file(s)", total=len(jobs), stage="", eta="")
         tasks: dict[str, TaskID] = {
-            j.id: bar.add_task(Path(j.source).name, total=1.0, stage="queued", visible=False)
+            j.id: bar.add_task(
+                Path(j.source).name, total=1.0, stage="queued", eta="", visible=False
+            )
             for j in jobs
         }
+        etas = {j.id: Eta() for j in jobs}
 
         def show(current: list[Job]) -> None:
+            now = time.monotonic()
             for job in current:
                 stage = _stage(job)
                 done = 1.0 if job.status.finished else job.progress
                 visible = job.status is not JobStatus.QUEUED
-                bar.update(tasks[job.id], completed=done, stage=stage, visible=visible)
+                eta = etas[job.id]
+                if job.status is JobStatus.RUNNING and job.stage == "transcribing":
+                    eta.observe(job.progress, now)
+                left = "" if job.status.finished else eta.text(now)
+                bar.update(tasks[job.id], completed=done, stage=stage, eta=left, visible=visible)
             bar.update(overall, completed=sum(j.status.finished for j in current))
 
         return await batch.wait(rt, [j.id for j in jobs], show)
+
+
+@dataclass
+class Eta:
+    """A job's time left, at the rate its progress has risen since it was first seen
+    transcribing (model loading and probing do not count); counts down between updates, which
+    come once per batch of speech decoded."""
+
+    since: float | None = None  # when first seen transcribing
+    start: float = 0.0  # its progress then
+    rate: float = 0.0  # progress per second
+    progress: float = 0.0
+    at: float = 0.0  # when progress last rose
+
+    def observe(self, progress: float, now: float) -> None:
+        if self.since is None:
+            self.since, self.start, self.progress, self.at = now, progress, progress, now
+        elif progress > self.progress and now > self.since:
+            self.rate = (progress - self.start) / (now - self.since)
+            self.progress, self.at = progress, now
+
+    def seconds(self, now: float) -> float | None:
+        if self.rate <= 0:
+            return None
+        return max(0.0, (1.0 - self.progress) / self.rate - (now - self.at))
+
+    def text(self, now: float) -> str:
+        left = self.seconds(now)
+        return "" if left is None else f"ETA {timedelta(seconds=round(left))}"
 
 
 def _stage(job: Job) -> str:

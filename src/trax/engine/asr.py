@@ -21,7 +21,7 @@ from typing import Any
 
 from trax import errors
 from trax.engine.audio import AudioWindow, MediaProbe, decode_windows
-from trax.engine.batching import InferenceScheduler, SchedulerClosedError
+from trax.engine.batching import InferenceScheduler, SchedulerClosedError, SecondsFn
 from trax.engine.models import MODELS, LoadOptions, ModelCache, ModelRef, resolve
 from trax.engine.options import TranscribeOptions
 from trax.engine.result import SENTENCE_END, Provenance, Segment, TranscriptDocument, Word
@@ -30,6 +30,8 @@ from trax.engine.result import SENTENCE_END, Provenance, Segment, TranscriptDocu
 _NO_SPEECH_PROB = 0.6
 _LOW_LOGPROB = -1.0
 _PHRASE_PAUSE = 1.0
+#: Progress stays below this until the transcript is complete (a declared duration can be short).
+_BEFORE_DONE = 0.99
 
 ProgressFn = Callable[[float], None]
 
@@ -96,7 +98,9 @@ class Transcriber:
     def transcribe(
         self, media: MediaProbe, options: TranscribeOptions, progress: ProgressFn | None = None
     ) -> TranscriptDocument:
-        """Transcribe ``media``; calls ``progress`` with the fraction of audio done."""
+        """Transcribe ``media``; calls ``progress`` on this thread with the fraction of the audio
+        done: rising as batches of speech are decoded, 1.0 at the end (and only then). Whatever
+        ``progress`` raises stops the transcription and comes out of this call."""
         multilingual = self.scheduler(options.model).multilingual  # load before decoding
         cfg = self._config
         windows = decode_windows(
@@ -105,16 +109,16 @@ class Transcriber:
         language, language_probability = options.language, 1.0 if options.language else 0.0
         segments: list[Segment] = []
         duration = 0.0
-        total = media.duration or 0.0
+        tracker = _Progress(progress, media.duration or 0.0)
         for window in windows:
-            detected, probability, found = self._window(window, options, language)
+            at = functools.partial(tracker.window, window)
+            detected, probability, found = self._window(window, options, language, at)
             if language is None and found:
                 language, language_probability = detected, probability
             for seg in found:
                 segments.append(seg.model_copy(update={"id": len(segments)}))
-                if progress and total:
-                    progress(min(seg.end / total, 1.0))
             duration = window.offset + window.duration
+            tracker.at(duration)
         if progress:
             progress(1.0)
         return TranscriptDocument(
@@ -131,7 +135,11 @@ class Transcriber:
         )
 
     def _window(
-        self, window: AudioWindow, options: TranscribeOptions, language: str | None
+        self,
+        window: AudioWindow,
+        options: TranscribeOptions,
+        language: str | None,
+        on_progress: SecondsFn,
     ) -> tuple[str | None, float, list[Segment]]:
         while True:
             scheduler = self.scheduler(options.model)
@@ -144,6 +152,7 @@ class Transcriber:
                     initial_prompt=options.initial_prompt,
                     hotwords=options.hotwords,
                     vad=options.vad,
+                    on_progress=on_progress,
                 )
                 found = list(_convert(result.segments, window.offset))
             except SchedulerClosedError:
@@ -152,6 +161,26 @@ class Transcriber:
                 message = f"{window.offset:.0f} s: inference failed: {exc}"
                 raise errors.TranscriptionError(message) from exc
             return result.language, result.language_probability, found
+
+
+@dataclass
+class _Progress:
+    """Turns seconds of audio done into rising fractions of ``total`` for ``report``."""
+
+    report: ProgressFn | None
+    total: float
+    last: float = 0.0
+
+    def window(self, window: AudioWindow, seconds: float) -> None:
+        self.at(window.offset + seconds)
+
+    def at(self, seconds: float) -> None:
+        if self.report is None or self.total <= 0:
+            return  # without a declared duration, the only news is the end
+        fraction = min(seconds / self.total, _BEFORE_DONE)
+        if fraction > self.last:
+            self.last = fraction
+            self.report(fraction)
 
 
 def _fallback_language(multilingual: bool, options: TranscribeOptions) -> str:

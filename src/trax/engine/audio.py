@@ -159,15 +159,14 @@ def _decode_chunks(media: MediaProbe, max_duration: float) -> Iterator[AudioArra
     path, name = media.path, media.name
     limit = int(max_duration * SAMPLE_RATE)
     total = 0
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
     try:
         with av.open(str(path), metadata_errors="ignore") as container:
             stream = container.streams.audio[0]
             stream.codec_context.thread_type = "AUTO"
+            mono = _Mono(stream.codec_context.layout)
             for packet in container.demux(stream):
                 for frame in _decode_packet(packet):
-                    for out in resampler.resample(frame):
-                        samples = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+                    for samples in mono.convert(frame):
                         total += len(samples)
                         if total > limit:
                             reason = errors.TOO_LONG.format(
@@ -175,13 +174,51 @@ def _decode_chunks(media: MediaProbe, max_duration: float) -> Iterator[AudioArra
                             )
                             raise errors.MediaTooLargeError(name, reason)
                         yield samples
-            for out in resampler.resample(None):
-                samples = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+            for samples in mono.convert(None):
                 total += len(samples)
                 yield samples
     except av.error.FFmpegError as exc:
         raise errors.MediaError(name, f"{errors.CORRUPT} ({exc.strerror})") from None
     _check_complete(media, total / SAMPLE_RATE)
+
+
+class _Mono:
+    """Frames of any channel layout to 16 kHz mono float32; ``None`` flushes.
+
+    A layout whose channels ffmpeg can name (stereo, 5.1, 7.1 …) gets ffmpeg's standard downmix.
+    Channels in an unknown order (a WAV without a channel mask, a microphone array) are averaged
+    with equal weights here: libswresample either guesses a layout for them (3 channels become
+    2.1, whose third channel is the LFE it drops: speech there is lost) or, when there is no
+    standard layout of that size (9, 64 …), refuses to build a downmix matrix at all.
+    """
+
+    def __init__(self, layout: av.AudioLayout) -> None:
+        unordered = layout.nb_channels > 2 and any(c.name == "NONE" for c in layout.channels)
+        self._channels = layout.nb_channels if unordered else 0
+        # Interleaved, because PyAV reads only the first 8 planes of a planar frame.
+        self._packed = av.AudioResampler(format="flt") if unordered else None
+        self._resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+
+    def convert(self, frame: av.AudioFrame | None) -> Iterator[AudioArray]:
+        for mono in self._averaged(frame):
+            for out in self._resampler.resample(mono):
+                yield out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+        if frame is None:
+            for out in self._resampler.resample(None):
+                yield out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+
+    def _averaged(self, frame: av.AudioFrame | None) -> list[av.AudioFrame]:
+        if self._packed is None:
+            return [] if frame is None else [frame]
+        return [self._average(packed) for packed in self._packed.resample(frame)]
+
+    def _average(self, frame: av.AudioFrame) -> av.AudioFrame:
+        samples = frame.to_ndarray().reshape(-1, self._channels)
+        mono = av.AudioFrame.from_ndarray(
+            samples.mean(axis=1, dtype=np.float32)[None, :], format="flt", layout="mono"
+        )
+        mono.sample_rate, mono.pts, mono.time_base = frame.sample_rate, frame.pts, frame.time_base
+        return mono
 
 
 def _decode_packet(packet: av.Packet[av.AudioStream]) -> list[av.AudioFrame]:

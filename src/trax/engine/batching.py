@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import queue
 import threading
 import time
 from collections import deque
@@ -51,6 +52,8 @@ _PAUSE = 3  # "previous speech" this long before a call's first chunk is a pause
 
 #: Per chunk, its faster-whisper segments (times relative to the chunk's start).
 ChunkSegments = list[list[Any]]
+#: Called with the seconds of a window's audio transcribed so far.
+SecondsFn = Callable[[float], None]
 
 
 class SchedulerClosedError(Exception):
@@ -105,6 +108,12 @@ class _Request:
     chunks: list[AudioArray]
     after_pause: bool  # whether the first chunk counts as following a pause
     future: Future[ChunkSegments]
+    #: How many of its chunks are decoded, posted by the inference thread as batches finish;
+    #: ``None`` once the future is done.
+    done: queue.SimpleQueue[int | None] = dataclasses.field(default_factory=queue.SimpleQueue)
+
+    def __post_init__(self) -> None:
+        self.future.add_done_callback(lambda _: self.done.put(None))
 
 
 @dataclass(frozen=True)
@@ -180,8 +189,14 @@ class InferenceScheduler:
         initial_prompt: str | None = None,
         hotwords: str | None = None,
         vad: bool = True,
+        on_progress: SecondsFn | None = None,
     ) -> WindowResult:
-        """Transcribe 16 kHz mono ``audio``; ``language=None`` detects it on this window."""
+        """Transcribe 16 kHz mono ``audio``; ``language=None`` detects it on this window.
+
+        ``on_progress`` is called on this thread with the seconds of ``audio`` transcribed so far,
+        as batches of its chunks finish (not for the last one: the caller knows when it returns).
+        Whatever it raises ends the wait and comes out of this call.
+        """
         from faster_whisper.transcribe import restore_speech_timestamps
 
         self._enter()
@@ -192,11 +207,11 @@ class InferenceScheduler:
             if not chunks:
                 return WindowResult([], language, 1.0 if language else 0.0)
             used, probability = self._language(language, chunks[0])
-            future: Future[ChunkSegments] = Future()
             key = DecodeKey(used, task, beam_size, initial_prompt, hotwords)
-            self._submit(_Request(key, chunks, not vad, future))
+            request = _Request(key, chunks, not vad, Future())
+            self._submit(request)
             submitted = True
-            per_chunk = future.result()
+            per_chunk = _wait(request, chunk_ends(speech, chunks, offsets), on_progress)
         finally:
             self._leave(submitted)
         pairs = zip(per_chunk, offsets, strict=True)
@@ -329,15 +344,35 @@ class InferenceScheduler:
         # ``seek`` (in frames), computed like this:
         fps = self.model.frames_per_second
         seeks = [int(start / SAMPLE_RATE * fps) for start in layout.starts]
-        i = 0
+        i = posted = 0
         for segment in raw:
             while segment.seek != seeks[i]:
                 i += 1
+            # The pipeline decodes clips batch by batch and yields a batch's segments once it is
+            # decoded: seeing clip i's means that its whole batch is done.
+            batch_end = min((i // self.batch_size + 1) * self.batch_size, len(seeks))
+            for owner, chunk in layout.owners[posted:batch_end]:
+                requests[owner].done.put(chunk + 1)
+            posted = max(posted, batch_end)
             request, chunk = layout.owners[i]
             floor = 0.0 if chunk == 0 else -math.inf  # as a plain call's chunk at time 0
             relative = shift(segment, -layout.starts[i] / SAMPLE_RATE, floor)
             results[request][chunk].append(relative)
         return results
+
+
+def _wait(request: _Request, ends: list[float], on_progress: SecondsFn | None) -> ChunkSegments:
+    """The request's result; meanwhile ``on_progress`` with where its decoded chunks end, once
+    per batch (the inference thread posts a batch's chunks together), never for the last one."""
+    while (done := request.done.get()) is not None:
+        while not request.done.empty():
+            later = request.done.get()
+            if later is None:
+                return request.future.result()
+            done = later
+        if on_progress is not None and done < len(ends):
+            on_progress(ends[done - 1])
+    return request.future.result()
 
 
 def _layout(requests: list[_Request]) -> _Layout:
@@ -401,6 +436,19 @@ def split_chunks(
     chunks, metadata = collect_chunks(audio, speech, max_duration=CHUNK_SECONDS)
     pairs = [(c, float(m["offset"])) for c, m in zip(chunks, metadata, strict=True) if len(c)]
     return [c for c, _ in pairs], [o for _, o in pairs]
+
+
+def chunk_ends(
+    speech: list[dict[str, int]], chunks: list[AudioArray], offsets: list[float]
+) -> list[float]:
+    """Where each chunk's last speech ends in the audio (seconds), for progress."""
+    from faster_whisper.vad import SpeechTimestampsMap
+
+    timeline = SpeechTimestampsMap(speech, SAMPLE_RATE)
+    return [
+        timeline.get_original_time(offset + len(chunk) / SAMPLE_RATE, is_end=True)
+        for chunk, offset in zip(chunks, offsets, strict=True)
+    ]
 
 
 def shift(segment: Any, seconds: float, floor: float = -math.inf) -> Any:
