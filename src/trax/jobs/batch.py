@@ -22,6 +22,7 @@ from trax.jobs import service as jobs
 from trax.jobs.models import Job
 from trax.jobs.recovery import recover
 from trax.media.models import Media
+from trax.pools import embedded_pools
 from trax.queue import Queue
 from trax.runtime import Runtime, open_runtime
 
@@ -33,18 +34,20 @@ WatchFn = Callable[[list[Job]], None]
 
 @asynccontextmanager
 async def job_runtime(settings: Settings) -> AsyncIterator[tuple[Runtime, Queue]]:
-    """The database and the broker; in embedded mode also an in-process worker pool that runs
-    the jobs this process submits, stopped on the way out."""
+    """The database and the broker; in embedded mode also the in-process worker pools (one for
+    transcriptions, one for webhook deliveries) that run the jobs this process submits, stopped
+    on the way out."""
     queue = Queue(settings)
-    pool = queue.worker(settings.worker_threads) if queue.embedded else None
+    pools = embedded_pools(queue, settings) if queue.embedded else []
     async with open_runtime(settings) as rt:
-        if pool is not None:
+        for pool in pools:
             pool.start()
         try:
             yield rt, queue
         finally:
-            if pool is not None:
+            for pool in pools:
                 await anyio.to_thread.run_sync(functools.partial(pool.stop, timeout=1000))
+            if pools:
                 executor.shutdown()
 
 

@@ -68,6 +68,7 @@ async def ingest_url(body: UrlIngest, user: CurrentUser, rt: Rt) -> MediaView:
             max_bytes=rt.settings.max_file_bytes,
             allow_loopback=rt.settings.outbound_allow_loopback,
             timeout=rt.settings.outbound_timeout_seconds,
+            deadline=rt.settings.download_deadline_seconds,
         )
         return MediaView.model_validate(
             await media_service.ingest(rt, path, user.id, body.project_id)

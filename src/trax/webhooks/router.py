@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Response, status
 
+from trax.config import Settings
 from trax.pagination import Page
 from trax.queue import Queue
+from trax.ratelimit import RateLimiter
 from trax.runtime import Runtime
 from trax.system.router import PageParams, queue, runtime
 from trax.users.auth import CurrentUser
@@ -24,6 +27,14 @@ from trax.webhooks.schemas import (
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 Rt = Annotated[Runtime, Depends(runtime)]
 Q = Annotated[Queue, Depends(queue)]
+TOO_MANY_TEST_EVENTS = "too many test events for this endpoint; try again in {seconds} s"
+
+
+@cache
+def _test_events(settings: Settings) -> RateLimiter:
+    """One counter of test events per settings (per app), shared by the app's requests."""
+    limit = settings.webhook_test_rate_limit
+    return RateLimiter(settings, limit, "webhook-test", TOO_MANY_TEST_EVENTS)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -85,7 +96,9 @@ async def list_deliveries(
 
 @router.post("/{endpoint_id}/test", status_code=status.HTTP_202_ACCEPTED)
 async def send_test_event(endpoint_id: str, user: CurrentUser, rt: Rt, q: Q) -> DeliveryView:
-    """Queue a ``ping`` event to the endpoint; follow it in the delivery log."""
+    """Queue a ``ping`` event to the endpoint; follow it in the delivery log. At most
+    ``TRAX_WEBHOOK_TEST_RATE_LIMIT`` per endpoint: beyond, 429 with ``Retry-After``."""
+    await anyio.to_thread.run_sync(_test_events(rt.settings).hit, user.id, endpoint_id)
     async with rt.db.session() as s:
         delivery, job = await webhooks.send_test(s, user.id, endpoint_id)
     await anyio.to_thread.run_sync(q.enqueue, [job])  # after the commit
