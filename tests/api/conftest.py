@@ -15,6 +15,7 @@ import anyio
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 
 from trax.api import create_app
 from trax.config import Settings
@@ -33,11 +34,13 @@ async def migrate(settings: Settings) -> None:
 
 
 @contextmanager
-def serve(settings: Settings) -> Iterator[str]:
-    """Run the app for ``settings`` on a free loopback port; yields its base URL."""
+def serve(settings: Settings, app: FastAPI | None = None) -> Iterator[str]:
+    """Run ``app`` (default: a new one for ``settings``) on a free loopback port; yields its
+    base URL."""
     anyio.run(migrate, settings)
     port = free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    app = app or create_app(settings)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
