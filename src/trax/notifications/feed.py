@@ -115,7 +115,8 @@ class ChangeFeed:
                 self._listening = anyio.Event()
                 await self._listening.wait()
                 # Changes from before the first subscriber joined concern no one.
-                self._since = min(s.since for subs in self._owners.values() for s in subs)
+                joined = [s.since for subs in self._owners.values() for s in subs]
+                self._since = min(joined, default=utcnow())
                 self._sent.clear()
             try:
                 await self._poll()
