@@ -115,7 +115,9 @@ async def test_download_refuses_forbidden_urls_before_connecting(url: str, tmp_p
     # Were a URL not refused, the attempt would end in a connection or timeout error instead.
     folder = anyio.Path(tmp_path / "in")
     with pytest.raises(errors.UnsafeUrlError):
-        await download(url, Path(folder), max_bytes=1000, allow_loopback=False, timeout=0.5)
+        await download(
+            url, Path(folder), max_bytes=1000, allow_loopback=False, timeout=0.5, deadline=5
+        )
     assert not await folder.exists()
 
 
@@ -187,7 +189,12 @@ def base(srv: Server, host: str = "127.0.0.1") -> str:
 
 
 async def fetch(url: str, folder: Path, **options: object) -> Path:
-    settings: dict[str, object] = {"max_bytes": 10_000_000, "allow_loopback": True, "timeout": 5}
+    settings: dict[str, object] = {
+        "max_bytes": 10_000_000,
+        "allow_loopback": True,
+        "timeout": 5,
+        "deadline": 30,
+    }
     return await download(url, folder, **{**settings, **options})  # type: ignore[arg-type]
 
 
@@ -331,3 +338,26 @@ async def test_slow_servers_and_closed_ports_are_transient_errors(
         await fetch(closed, tmp_path)
     assert refused.value.message.startswith(closed)
     assert not refused.value.permanent
+
+
+def _drips(h: Handler) -> None:
+    """Promises 100 kB and sends one byte every 0.2 s: no read ever waits long."""
+    h.send_response(200)
+    h.send_header("Content-Length", "100000")
+    h.end_headers()
+    while not h.server.stop.wait(0.2):
+        h.wfile.write(b".")
+        h.wfile.flush()
+
+
+async def test_a_dripping_server_fails_at_the_deadline(server: Server, tmp_path: Path) -> None:
+    server.routes["/drip.mp3"] = _drips
+    url = f"{base(server)}/drip.mp3"
+    with (
+        anyio.fail_after(6),
+        pytest.raises(errors.OutboundUnavailableError, match=r"no answer within 1 s") as caught,
+    ):
+        await fetch(url, tmp_path / "in", timeout=5, deadline=1.0)
+    assert caught.value.message.startswith(url)
+    assert not caught.value.permanent
+    assert list((tmp_path / "in").iterdir()) == []  # the partial file is gone

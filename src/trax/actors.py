@@ -21,6 +21,7 @@ from dramatiq.middleware import Middleware
 from trax import executor
 from trax.config import Settings
 from trax.jobs.recovery import sweep
+from trax.pools import embedded_pools
 from trax.queue import ActorSpec, Queue
 from trax.runtime import Runtime, open_runtime
 from trax.transcripts.tasks import transcribe_actor
@@ -43,22 +44,24 @@ async def job_runtime(
     settings: Settings, *, sweeping: bool = False
 ) -> AsyncIterator[tuple[Runtime, Queue]]:
     """The database and the broker; in embedded mode also an in-process worker pool that runs
-    the jobs this process submits, stopped on the way out, and with ``sweeping`` the periodic
+    the jobs this process submits (one pool for transcriptions, one for webhook deliveries:
+    :mod:`trax.pools`), stopped on the way out, and with ``sweeping`` the periodic
     sweep (the server's; ``trax worker`` processes have the Sweeper middleware)."""
     queue = build_queue(settings)
-    pool = queue.worker(settings.worker_threads) if queue.embedded else None
+    pools = embedded_pools(queue, settings) if queue.embedded else []
     async with open_runtime(settings) as rt:
-        if pool is not None:
+        for pool in pools:
             pool.start()
         try:
-            if pool is not None and sweeping:
+            if pools and sweeping:
                 async with _sweeping(rt, queue):
                     yield rt, queue
             else:
                 yield rt, queue
         finally:
-            if pool is not None:
+            for pool in pools:
                 await anyio.to_thread.run_sync(functools.partial(pool.stop, timeout=1000))
+            if pools:
                 executor.shutdown()
 
 

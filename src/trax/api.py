@@ -25,6 +25,7 @@ from trax.config import Settings, get_settings
 from trax.errors import error_body
 from trax.jobs.router import router as jobs_router
 from trax.media.router import router as media_router
+from trax.notifications.feed import running_feed
 from trax.notifications.router import router as notifications_router
 from trax.projects.router import router as projects_router
 from trax.system.router import router as system_router
@@ -46,8 +47,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with job_runtime(settings, sweeping=True) as (rt, queue):
-            app.state.runtime, app.state.queue = rt, queue
+        async with job_runtime(settings, sweeping=True) as (rt, queue), running_feed(rt) as feed:
+            app.state.runtime, app.state.queue, app.state.feed = rt, queue, feed
             yield
 
     app = FastAPI(title="Trax", version="0.1.0", lifespan=lifespan)

@@ -143,7 +143,34 @@ class Settings(BaseSettings):
         description="Let URL ingest and webhooks reach 127.0.0.1/::1 (local development only).",
     )
     outbound_timeout_seconds: float = Field(
-        default=30.0, gt=0, description="Connect/read timeout of URL downloads and webhooks."
+        default=30.0,
+        gt=0,
+        description="Connect/read timeout of URL downloads and webhooks (each step; see the "
+        "deadlines for the whole).",
+    )
+    download_deadline_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="Longest a URL download may take in all, however slowly the server sends.",
+    )
+    webhook_deadline_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Longest one webhook delivery attempt may take in all (connect, send, "
+        "answer); a slower one is a timeout, retried later.",
+    )
+    webhook_worker_threads: int = Field(
+        default=2,
+        ge=1,
+        description="Webhook deliveries in flight per process, on threads of their own: "
+        "deliveries never take the threads of transcription jobs.",
+    )
+    webhook_test_rate_limit: str = Field(
+        default="10/minute",
+        description="Test events (ping) allowed per webhook endpoint (limits syntax).",
+    )
+    ws_max_connections_per_user: int = Field(
+        default=20, ge=1, description="Open WebSockets allowed per user on each API process."
     )
     webhook_max_attempts: int = Field(
         default=8, ge=1, description="Delivery attempts before a webhook delivery fails."

@@ -48,6 +48,8 @@ _IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 _LEGACY_IPV4 = re.compile(r"^(0x[0-9a-f]+|[0-9]+)(\.(0x[0-9a-f]+|[0-9]+)){0,3}$", re.IGNORECASE)
 #: Answers worth trying again later; every other non-2xx answer is final.
 RETRYABLE_STATUS: Final = frozenset({408, 425, 429})
+#: The ``detail`` of a timeout error when the whole exchange, not one step, took too long.
+DEADLINE_PASSED = "overall deadline"
 
 
 # --- addresses ---------------------------------------------------------------------------------
@@ -279,17 +281,37 @@ async def download(
     max_bytes: int,
     allow_loopback: bool,
     timeout: float,  # noqa: ASYNC109 (per connect/read/write, not a deadline)
+    deadline: float,
     max_redirects: int = 5,
 ) -> Path:
     """Fetch ``url`` into ``folder/<safe name from the URL path>`` and return that path.
 
-    Redirects are followed by hand, each target checked like the first URL. A declared
+    ``timeout`` bounds each step (connect, each read); ``deadline`` bounds the whole download,
+    redirects included: a server dripping a byte just inside every read timeout is still cut off
+    at the deadline, with the same timeout error. Redirects are followed by hand, each target
+    checked like the first URL. A declared
     ``Content-Length`` over ``max_bytes`` is refused before the body is read; a body that grows
     past it is refused while streaming and the partial file removed. Errors (all
     :class:`~trax.errors.TraxError`) name the URL and the reason: :class:`UnsafeUrlError`,
     :class:`MediaTooLargeError`, :class:`OutboundError` (permanent, e.g. 404) or
     :class:`OutboundUnavailableError` (timeouts, connection errors, 5xx: may work later).
     """
+    try:
+        with anyio.fail_after(deadline):
+            return await _fetch(url, folder, max_bytes, allow_loopback, timeout, max_redirects)
+    except TimeoutError as exc:
+        reason = errors.REMOTE_TIMEOUT.format(seconds=deadline, detail=DEADLINE_PASSED)
+        raise errors.OutboundUnavailableError(url, reason) from exc
+
+
+async def _fetch(
+    url: str,
+    folder: Path,
+    max_bytes: int,
+    allow_loopback: bool,
+    timeout: float,  # noqa: ASYNC109 (per connect/read/write)
+    max_redirects: int,
+) -> Path:
     current = url
     async with guarded_client(allow_loopback=allow_loopback, timeout=timeout) as client:
         for _hop in range(max_redirects + 1):
@@ -329,6 +351,7 @@ async def _save(response: httpx.Response, folder: Path, label: str, max_bytes: i
                     raise errors.MediaTooLargeError(label, reason)
                 await out.write(chunk)
     except BaseException:
-        await anyio.to_thread.run_sync(lambda: target.unlink(missing_ok=True))
+        with anyio.CancelScope(shield=True):  # also when the deadline cancelled the download
+            await anyio.to_thread.run_sync(lambda: target.unlink(missing_ok=True))
         raise
     return target

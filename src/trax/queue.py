@@ -129,9 +129,14 @@ class Queue:
             log.warning("broker unreachable", error=str(exc))
             return False
 
-    def worker(self, threads: int) -> dramatiq.Worker:
-        """An in-process worker pool on this broker (embedded mode)."""
-        return dramatiq.Worker(self.broker, worker_threads=threads, worker_timeout=100)
+    def worker(self, threads: int, queues: Iterable[str] | None = None) -> dramatiq.Worker:
+        """An in-process worker pool on this broker, consuming ``queues`` (default: all)."""
+        return dramatiq.Worker(
+            self.broker,
+            queues=None if queues is None else set(queues),
+            worker_threads=threads,
+            worker_timeout=100,
+        )
 
 
 SweepFn = Callable[[Runtime, "Queue"], Awaitable[list[str]]]
@@ -145,9 +150,12 @@ class Sweeper(Middleware):
         self.sweep = sweep
         self.queue: Queue | None = None
         self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        threading.Thread(target=self._loop, name="trax-sweeper", daemon=True).start()
+        if self._thread is None:  # one sweeper per process, however many pools boot
+            self._thread = threading.Thread(target=self._loop, name="trax-sweeper", daemon=True)
+            self._thread.start()
 
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         self._stop.set()

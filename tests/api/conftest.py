@@ -19,6 +19,7 @@ import httpx
 import psutil
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from pydantic import SecretStr
 
 from trax.api import create_app
@@ -38,11 +39,12 @@ async def migrate(settings: Settings) -> None:
 
 
 @contextmanager
-def serve(settings: Settings) -> Iterator[str]:
-    """Run the app for ``settings`` on a free loopback port; yields its base URL."""
+def serve(settings: Settings, app: FastAPI | None = None) -> Iterator[str]:
+    """Run ``app`` (default: a new one for ``settings``) on a free loopback port; yields its
+    base URL."""
     anyio.run(migrate, settings)
     port = free_port()
-    app = create_app(settings)
+    app = app or create_app(settings)
     config = uvicorn.Config(  # as `trax serve` runs it
         app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False
     )

@@ -29,8 +29,11 @@ from trax.jobs import service as jobs
 from trax.jobs.models import Job, JobStatus
 from trax.runtime import Runtime, open_runtime
 from trax.transcripts import service as transcripts
+from trax.users import service as users
+from trax.webhooks import service as webhooks
 
-from ..conftest import free_port
+from ..conftest import free_port, serving
+from ..webhooks.conftest import Dripper
 
 pytestmark = [
     pytest.mark.anyio,
@@ -209,3 +212,41 @@ async def test_second_identical_batch_is_served_from_the_cache(
         j.transcript_id for j in await rows(cluster, [j.id for j in first])
     ]
     assert time.monotonic() - started < 10
+
+
+async def test_slow_webhook_receivers_never_take_a_worker_s_transcription_threads(
+    cluster: Cluster, media: Path
+) -> None:
+    """``trax worker`` runs deliveries on a pool of their own: deliveries held by a receiver
+    that never finishes its answer do not keep the one transcription thread from a job."""
+    cluster.env.update(
+        TRAX_OUTBOUND_ALLOW_LOOPBACK="true",
+        TRAX_WEBHOOK_WORKER_THREADS="1",
+        TRAX_WEBHOOK_DEADLINE_SECONDS="120",
+    )
+    cluster.start_worker(threads=1)
+    with serving(Dripper()) as dripper:
+        try:
+            async with open_runtime(cluster.settings) as rt:
+                async with rt.db.session() as s:
+                    owner = (await users.create_user(s, "ada@example.com")).id
+                    for n in range(3):
+                        await webhooks.create_endpoint(
+                            s, owner, f"{dripper.url}/{n}", None, [], allow_loopback=True
+                        )
+                    refs = await webhooks.emit(s, owner, "job.succeeded", "e1", {"n": 1})
+                build_queue(cluster.settings).enqueue(refs)
+                with anyio.fail_after(60):
+                    while dripper.requests < 1:
+                        await anyio.sleep(0.1)
+                sender = build_queue(cluster.settings)
+                (job,) = await batch.submit(rt, sender, [media / "jfk.flac"], TINY)
+                with anyio.fail_after(90):
+                    (done,) = await batch.wait(rt, [job.id])
+                assert done.status is JobStatus.SUCCEEDED
+                async with rt.db.session() as s:
+                    held = await jobs.get_many(s, [r.id for r in refs])
+                assert not any(j.status.finished for j in held)  # the receiver still holds them
+        finally:
+            dripper.stop.set()
+    assert dripper.requests == 1  # one webhook thread, still held by the first delivery

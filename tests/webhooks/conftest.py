@@ -63,6 +63,55 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+class Dripper(ThreadingHTTPServer):
+    """A receiver that never finishes answering: it accepts the POST, promises a body, then
+    sends it one byte every ``DRIP_SECONDS`` until stopped. Counts the requests it took."""
+
+    daemon_threads = True
+    block_on_close = False
+    DRIP_SECONDS = 0.3
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", free_port()), _DripHandler)
+        self.requests = 0
+        self.stop = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/slow"
+
+
+class _DripHandler(BaseHTTPRequestHandler):
+    server: Dripper
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.server.requests += 1
+        self.send_response(200)
+        self.send_header("Content-Length", "100000")
+        self.end_headers()
+        try:
+            while not self.server.stop.wait(self.server.DRIP_SECONDS):
+                self.wfile.write(b".")
+                self.wfile.flush()
+        except OSError:  # the client gave up, as it should
+            pass
+        self.close_connection = True
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def dripper() -> Iterator[Dripper]:
+    with serving(Dripper()) as srv:
+        try:
+            yield srv
+        finally:
+            srv.stop.set()  # release the handlers before shutting down
+
+
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     with serving(Receiver()) as srv:
@@ -80,6 +129,8 @@ def settings(settings: Settings) -> Settings:
             "webhook_min_backoff_seconds": 0.05,
             "webhook_max_backoff_seconds": 0.2,
             "worker_threads": 2,
+            "webhook_worker_threads": 1,
+            "webhook_deadline_seconds": 120.0,
         }
     )
 

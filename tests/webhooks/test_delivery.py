@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -15,6 +16,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from trax import errors
 from trax.db import utcnow
+from trax.engine.options import TranscribeOptions
 from trax.jobs import batch
 from trax.jobs import service as jobs
 from trax.jobs.models import Job, JobStatus
@@ -27,7 +29,7 @@ from trax.webhooks.schemas import DeliveryView, EndpointUpdate
 from trax.webhooks.tasks import run_delivery
 
 from ..conftest import free_port
-from .conftest import Receiver, make_user
+from .conftest import Dripper, Receiver, make_user
 
 pytestmark = pytest.mark.anyio
 DATA = {"job": {"id": "j1", "status": "succeeded"}}
@@ -286,6 +288,62 @@ async def test_unreachable_receivers_are_retried_then_fail(runtime: Runtime) -> 
     (delivery,) = await deliveries(runtime, owner, endpoint.id)
     assert [a.number for a in delivery.attempt_log] == [1, 2, 3]
     assert all(a.status_code is None for a in delivery.attempt_log)
+
+
+def with_settings(rt: Runtime, **changes: object) -> Runtime:
+    return dataclasses.replace(rt, settings=rt.settings.model_copy(update=changes))
+
+
+async def test_a_dripping_receiver_times_out_at_the_deadline(
+    runtime: Runtime, dripper: Dripper
+) -> None:
+    """A byte every 0.3 s keeps each read under the 5 s read timeout; the attempt still ends at
+    its 1 s deadline, as a timeout, logged and retried like any other."""
+    rt = with_settings(runtime, webhook_deadline_seconds=1.0)
+    owner = await make_user(rt)
+    endpoint, _ = await add_endpoint(rt, owner, dripper.url)
+    (ref,) = await emit(rt, owner, "job-15:succeeded")
+    with (
+        anyio.fail_after(6),
+        pytest.raises(errors.TransientJobError, match="no complete answer within 1 s"),
+    ):
+        await run_delivery(rt, _NoBroker(), ref.id)
+    (delivery,) = await deliveries(rt, owner, endpoint.id)
+    assert delivery.status is DeliveryStatus.PENDING  # to be tried again
+    (attempt,) = delivery.attempt_log
+    assert attempt.status_code is None
+    assert attempt.error == "no complete answer within 1 s"
+    async with rt.db.session() as s:
+        job = await jobs.get(s, ref.id)
+    assert (job.status, job.error_kind) == (JobStatus.QUEUED, "outbound_unavailable")
+
+
+async def test_slow_receivers_never_take_the_transcription_threads(
+    jobs_env: tuple[Runtime, Queue], dripper: Dripper, media: Path
+) -> None:
+    """Deliveries to a receiver that never finishes fill the webhook pool; a transcription
+    job submitted meanwhile still starts and finishes."""
+    rt, queue = jobs_env
+    assert (rt.settings.worker_threads, rt.settings.webhook_worker_threads) == (2, 1)
+    owner = await make_user(rt)
+    for n in range(4):
+        await add_endpoint(rt, owner, f"{dripper.url}/{n}")
+    queue.enqueue(await emit(rt, owner, "job-16:succeeded"))
+    with anyio.fail_after(10):
+        while dripper.requests < 1:
+            await anyio.sleep(0.05)
+    (job,) = await batch.submit(rt, queue, [media / "jfk.flac"], TranscribeOptions(model="tiny.en"))
+    with anyio.fail_after(60):
+        (done,) = await batch.wait(rt, [job.id])
+    assert done.status is JobStatus.SUCCEEDED
+    # It did not wait for a delivery to give up: the first is still being dripped to, and no
+    # attempt has ended yet.
+    async with rt.db.session() as s:
+        endpoints = await webhooks.list_endpoints(s, owner, PageRequest(limit=10))
+    for endpoint in endpoints[0]:
+        (delivery,) = await deliveries(rt, owner, endpoint.id)
+        assert (delivery.status, delivery.attempt_log) == (DeliveryStatus.PENDING, [])
+    assert dripper.requests == 1  # one webhook thread: the other deliveries wait their turn
 
 
 async def test_the_body_is_stable_json() -> None:

@@ -96,3 +96,21 @@ def test_unsafe_targets_are_refused_at_creation(server: str) -> None:
             headers=ada.headers,
         )
         assert unknown.status_code == 422
+
+
+def test_test_events_are_rate_limited_per_endpoint(server: str, receiver: Receiver) -> None:
+    with httpx.Client(base_url=server, timeout=30) as http:
+        ada = register(http, "ada@example.com")
+        first, second = (
+            http.post("/api/v1/webhooks", json={"url": url}, headers=ada.headers).json()["id"]
+            for url in (receiver.url, receiver.url + "/other")
+        )
+        for _ in range(10):
+            sent = http.post(f"/api/v1/webhooks/{first}/test", headers=ada.headers)
+            assert sent.status_code == 202, sent.text
+        refused = http.post(f"/api/v1/webhooks/{first}/test", headers=ada.headers)
+        assert refused.status_code == 429, refused.text
+        assert refused.json()["error"]["code"] == "rate_limited"
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+        other = http.post(f"/api/v1/webhooks/{second}/test", headers=ada.headers)
+        assert other.status_code == 202, other.text

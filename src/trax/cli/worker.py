@@ -29,6 +29,7 @@ def worker(processes: int, threads: int | None) -> None:
     from dramatiq.cli import make_argument_parser
 
     from trax.config import get_settings
+    from trax.pools import MAIN_QUEUES
 
     settings = get_settings()
     if settings.broker_url is None:
@@ -36,5 +37,6 @@ def worker(processes: int, threads: int | None) -> None:
         raise SystemExit(2)
     args = ["trax.worker:broker", "--processes", str(processes)]
     args += ["--threads", str(threads or settings.worker_threads)]
+    args += ["--queues", *MAIN_QUEUES]  # webhooks: their own pool (trax.pools.WebhookPool)
     parsed = make_argument_parser().parse_args(args)  # type: ignore[no-untyped-call]
     raise SystemExit(dramatiq_main(parsed))  # type: ignore[no-untyped-call]

@@ -124,11 +124,13 @@ async def list_page(
 
 
 async def changed_since(
-    session: AsyncSession, owner_id: str, since: datetime, kinds: Sequence[str]
+    session: AsyncSession, owner_id: str | None, since: datetime, kinds: Sequence[str]
 ) -> list[Job]:
     stmt = (
         sa.select(Job)
-        .where(Job.owner_id == owner_id, Job.updated_at >= since, Job.kind.in_(kinds))
+        .where(Job.updated_at >= since, Job.kind.in_(kinds))
         .order_by(Job.updated_at, Job.id)
     )
+    if owner_id is not None:
+        stmt = stmt.where(Job.owner_id == owner_id)
     return list((await session.scalars(stmt)).all())

@@ -175,9 +175,13 @@ async def list_page(
 
 
 async def changed_since(
-    session: AsyncSession, owner_id: str, since: datetime, kinds: Sequence[str] = (TRANSCRIBE,)
+    session: AsyncSession,
+    owner_id: str | None,
+    since: datetime,
+    kinds: Sequence[str] = (TRANSCRIBE,),
 ) -> list[Job]:
-    """The owner's jobs updated after ``since``, oldest change first (live notifications)."""
+    """The owner's jobs (every owner's with None) updated after ``since``, oldest change first
+    (live notifications)."""
     return await repository.changed_since(session, owner_id, since, kinds)
 
 

@@ -70,6 +70,7 @@ async def ingest_url(body: UrlIngest, user: CurrentUser, rt: Rt, uow: UoW) -> Me
             max_bytes=rt.settings.max_file_bytes,
             allow_loopback=rt.settings.outbound_allow_loopback,
             timeout=rt.settings.outbound_timeout_seconds,
+            deadline=rt.settings.download_deadline_seconds,
         )
         staged = await media_service.stage_received(rt, path)
         media = await media_service.ingest_received(

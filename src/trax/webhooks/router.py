@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from functools import cache
+
+import anyio.to_thread
 from fastapi import APIRouter, Response, status
 
+from trax.config import Settings
 from trax.deps import CurrentUser, PageParams, Rt, UoW
 from trax.pagination import Page
+from trax.ratelimit import RateLimiter
 from trax.webhooks import service as webhooks
 from trax.webhooks.schemas import (
     DeliveryView,
@@ -16,6 +21,14 @@ from trax.webhooks.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
+TOO_MANY_TEST_EVENTS = "too many test events for this endpoint; try again in {seconds} s"
+
+
+@cache
+def _test_events(settings: Settings) -> RateLimiter:
+    """One counter of test events per settings (per app), shared by the app's requests."""
+    limit = settings.webhook_test_rate_limit
+    return RateLimiter(settings, limit, "webhook-test", TOO_MANY_TEST_EVENTS)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -76,8 +89,10 @@ async def list_deliveries(
 
 
 @router.post("/{endpoint_id}/test", status_code=status.HTTP_202_ACCEPTED)
-async def send_test_event(endpoint_id: str, user: CurrentUser, uow: UoW) -> DeliveryView:
-    """Queue a ``ping`` event to the endpoint; follow it in the delivery log."""
+async def send_test_event(endpoint_id: str, user: CurrentUser, rt: Rt, uow: UoW) -> DeliveryView:
+    """Queue a ``ping`` event to the endpoint; follow it in the delivery log. At most
+    ``TRAX_WEBHOOK_TEST_RATE_LIMIT`` per endpoint: beyond, 429 with ``Retry-After``."""
+    await anyio.to_thread.run_sync(_test_events(rt.settings).hit, user.id, endpoint_id)
     delivery, job = await webhooks.send_test(uow.session, user.id, endpoint_id)
     uow.enqueue([job])
     return delivery

@@ -1,10 +1,14 @@
 """The webhook job: one signed POST of a delivery per run, every attempt logged.
 
 The job is claimed like any other (a redelivered message finds it taken or finished and does
-nothing), with a lease long enough to cover one request. A 2xx answer finishes the delivery; 410
-disables the endpoint; anything else is put back in the queue for the broker to retry with
-exponential backoff and jitter until ``TRAX_WEBHOOK_MAX_ATTEMPTS``. Each attempt re-signs the
-same body with a fresh timestamp under the delivery's stable ``webhook-id``.
+nothing), with a lease long enough to cover one request. Each attempt has an overall deadline
+(``TRAX_WEBHOOK_DEADLINE_SECONDS``): a receiver that drips its answer a byte at a time keeps
+every read alive, so a read timeout alone would let it hold the attempt for ever.
+
+A 2xx answer finishes the delivery; 410 disables the endpoint; anything else is put back in the
+queue for the broker to retry with exponential backoff and jitter until
+``TRAX_WEBHOOK_MAX_ATTEMPTS``. Each attempt re-signs the same body with a fresh timestamp under
+the delivery's stable ``webhook-id``.
 """
 
 from __future__ import annotations
@@ -26,8 +30,6 @@ from trax.unit_of_work import Delivery
 from trax.webhooks import service as webhooks
 
 log = structlog.get_logger(__name__)
-#: httpx's timeout applies to connect, write and each read: a request may take a few of them.
-SEND_BUDGET = 4
 USER_AGENT = "Trax-Webhooks/1"
 ENDPOINT_DISABLED = "endpoint_disabled"
 INTERNAL_ERROR = "internal error: {detail}"
@@ -37,7 +39,7 @@ READ_BYTES = 2048
 
 def delivery_actor(settings: Settings) -> ActorSpec:
     """The ``webhook`` actor: exponential backoff with jitter between attempts, up to
-    ``TRAX_WEBHOOK_MAX_ATTEMPTS``; the time limit covers one request's whole budget."""
+    ``TRAX_WEBHOOK_MAX_ATTEMPTS``; the time limit is a backstop above the attempt's own deadline."""
     return ActorSpec(
         kind=jobs.WEBHOOK,
         run=run_delivery,
@@ -46,7 +48,7 @@ def delivery_actor(settings: Settings) -> ActorSpec:
             int(settings.webhook_min_backoff_seconds * 1000),
             int(settings.webhook_max_backoff_seconds * 1000),
         ),
-        time_limit_s=settings.outbound_timeout_seconds * SEND_BUDGET + TIME_LIMIT_MARGIN_S,
+        time_limit_s=settings.webhook_deadline_seconds + TIME_LIMIT_MARGIN_S,
     )
 
 
@@ -55,7 +57,7 @@ async def run_delivery(rt: Runtime, delivery: Delivery, job_id: str) -> Job | No
     del delivery  # retries go through the broker (TransientJobError), nothing to enqueue here
     settings = rt.settings
     owner = jobs.this_owner()
-    lease = settings.lease_seconds + SEND_BUDGET * settings.outbound_timeout_seconds
+    lease = settings.lease_seconds + settings.webhook_deadline_seconds
     async with rt.db.session() as s:
         if not await jobs.claim(s, job_id, owner, lease):
             return None
@@ -87,6 +89,7 @@ async def run_delivery(rt: Runtime, delivery: Delivery, job_id: str) -> Job | No
 async def send(rt: Runtime, out: webhooks.Outgoing) -> webhooks.Outcome:
     """POST the signed body once and describe what happened (never raises for the answer)."""
     timeout = rt.settings.outbound_timeout_seconds
+    deadline = rt.settings.webhook_deadline_seconds
     headers = {
         **webhooks.signed_headers(out.secret, out.message_id, utcnow(), out.body),
         "content-type": "application/json",
@@ -101,7 +104,7 @@ async def send(rt: Runtime, out: webhooks.Outgoing) -> webhooks.Outcome:
         allow_loopback=rt.settings.outbound_allow_loopback, timeout=timeout
     )
     try:
-        with anyio.fail_after(SEND_BUDGET * timeout):
+        with anyio.fail_after(deadline):
             async with (
                 client,
                 client.stream("POST", out.url, content=out.body.encode(), headers=headers) as r,
@@ -114,7 +117,7 @@ async def send(rt: Runtime, out: webhooks.Outgoing) -> webhooks.Outcome:
         lost = outbound.failure_for(out.url, exc, timeout)
         return webhooks.Outcome(took(), error_kind=lost.code, error=lost.reason)
     except TimeoutError:
-        reason = SEND_TIMED_OUT.format(seconds=SEND_BUDGET * timeout)
+        reason = SEND_TIMED_OUT.format(seconds=deadline)
         return webhooks.Outcome(took(), error_kind="outbound_unavailable", error=reason)
     except Exception as exc:  # unexpected: keep the reason, retry, then fail
         log.exception("webhook send crashed", delivery_id=out.delivery_id)
