@@ -10,13 +10,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
 
-from trax import errors
+from trax import errors, workfiles
 from trax.compat.router import router as compat_router
 from trax.config import Settings, get_settings
 from trax.jobs.batch import job_runtime
@@ -46,9 +47,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with job_runtime(settings) as (rt, queue):
+        async with job_runtime(settings) as (rt, queue), anyio.create_task_group() as tasks:
             app.state.runtime, app.state.queue = rt, queue
+            tasks.start_soon(workfiles.keep_swept, settings)
             yield
+            tasks.cancel_scope.cancel()
 
     app = FastAPI(title="Trax", version="0.1.0", lifespan=lifespan)
     app.state.login_limiter = LoginLimiter(settings)

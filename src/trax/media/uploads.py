@@ -10,7 +10,6 @@ limit.
 from __future__ import annotations
 
 import shutil
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
-from trax import errors
+from trax import errors, workfiles
 from trax.media.service import UPLOAD_TOO_LARGE, safe_filename
 
 NOT_MULTIPART = "send the file as multipart/form-data with a 'file' part"
@@ -99,7 +98,7 @@ def _refuse(name: str | None, limit: int) -> errors.MediaTooLargeError:
 
 
 async def receive_upload(request: Request, root: Path, max_bytes: int) -> ReceivedUpload:
-    """Stream the request's ``file`` part to ``root/uploads/<random>/<safe name>``.
+    """Stream the request's ``file`` part to ``root/uploads/<owner~random>/<safe name>``.
 
     Raises :class:`~trax.errors.MediaTooLargeError` (413) from the ``Content-Length`` header
     before reading, or as soon as the streamed file passes ``max_bytes``; nothing is left behind.
@@ -110,8 +109,7 @@ async def receive_upload(request: Request, root: Path, max_bytes: int) -> Receiv
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes + _FRAMING_BYTES:
         raise _refuse(None, max_bytes)
-    folder = root / "uploads" / uuid.uuid4().hex
-    await anyio.to_thread.run_sync(lambda: folder.mkdir(parents=True, exist_ok=True))
+    folder = await anyio.to_thread.run_sync(workfiles.new_folder, root / workfiles.UPLOADS)
     received = ReceivedUpload(path=folder / "upload", fields={})
     try:
         await _stream(request, params[b"boundary"], received, max_bytes)
