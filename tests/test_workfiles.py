@@ -19,7 +19,7 @@ from trax.runtime import open_runtime
 from trax.storage import LocalStorage
 from trax.workfiles import owner_prefix
 
-from .api.conftest import register
+from .api.conftest import register, serve
 from .served import serve_env, trax_serve
 
 DAY = 24 * 3600.0
@@ -90,6 +90,15 @@ async def test_files_of_a_dead_process_of_this_host_go_at_once(settings: Setting
     assert not orphan_scratch.exists()
     assert mine.exists()
     assert elsewhere.exists()  # its owner may be alive on the other host
+
+
+@ON_SQLITE
+def test_the_server_keeps_sweeping_while_it_runs(settings: Settings) -> None:
+    with serve(settings.model_copy(update={"sweep_interval_seconds": 0.1})):
+        left = put(settings.data_dir / "downloads" / "5e5e" / "talk.mp3", age=2 * DAY).parent
+        kept = put(settings.data_dir / "downloads" / "6f6f" / "talk.mp3").parent
+        _wait_for(lambda: not left.exists(), "swept")
+        assert kept.exists()
 
 
 def test_leftovers_must_outlive_the_longest_job(tmp_path: Path) -> None:

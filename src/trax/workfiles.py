@@ -109,7 +109,7 @@ def sweep_safely(settings: Settings) -> None:
     """:func:`sweep` for a periodic loop: a failure is logged, and tried again next time."""
     try:
         sweep(settings)
-    except OSError:
+    except Exception:  # a background loop must outlive any one failure
         log.exception("sweeping leftover working files failed; will try again")
 
 
