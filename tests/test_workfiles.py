@@ -15,6 +15,8 @@ import pytest
 from pydantic import ValidationError
 
 from trax.config import LEFTOVERS_TOO_SOON, Settings
+from trax.jobs.recovery import sweep
+from trax.queue import Queue, Sweeper
 from trax.runtime import open_runtime
 from trax.storage import LocalStorage
 from trax.workfiles import owner_prefix
@@ -99,6 +101,21 @@ def test_the_server_keeps_sweeping_while_it_runs(settings: Settings) -> None:
         kept = put(settings.data_dir / "downloads" / "6f6f" / "talk.mp3").parent
         _wait_for(lambda: not left.exists(), "swept")
         assert kept.exists()
+
+
+def test_worker_processes_keep_sweeping(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", sweep_interval_seconds=0.1)
+    sweeper = Sweeper(settings, sweep)
+    queue = Queue(settings, extra=[sweeper])
+    worker = queue.worker(threads=1)  # not started: only its middleware hooks run
+    left = put(settings.data_dir / "scratch" / "tmp9d.flac", age=2 * DAY)
+    kept = put(settings.data_dir / "scratch" / "tmp0e.flac")
+    sweeper.after_worker_boot(queue.broker, worker)
+    try:
+        _wait_for(lambda: not left.exists(), "swept")
+        assert kept.exists()
+    finally:
+        sweeper.before_worker_shutdown(queue.broker, worker)
 
 
 def test_leftovers_must_outlive_the_longest_job(tmp_path: Path) -> None:
