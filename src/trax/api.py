@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -17,7 +18,7 @@ from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from trax import errors
+from trax import errors, workfiles
 from trax.actors import job_runtime
 from trax.bodies import BodyLimit
 from trax.compat.router import router as compat_router
@@ -47,9 +48,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with job_runtime(settings, sweeping=True) as (rt, queue), running_feed(rt) as feed:
+        async with (
+            job_runtime(settings, sweeping=True) as (rt, queue),
+            running_feed(rt) as feed,
+            anyio.create_task_group() as tasks,
+        ):
             app.state.runtime, app.state.queue, app.state.feed = rt, queue, feed
+            tasks.start_soon(workfiles.keep_swept, settings)
             yield
+            tasks.cancel_scope.cancel()
 
     app = FastAPI(title="Trax", version="0.1.0", lifespan=lifespan)
     app.state.login_limiter = LoginLimiter(settings)

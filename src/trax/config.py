@@ -13,6 +13,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MB = 1024 * 1024
 S3_BUCKET_REQUIRED = "TRAX_STORAGE_BACKEND=s3 needs a bucket: set TRAX_S3_BUCKET"
+LEFTOVERS_TOO_SOON = (
+    "TRAX_LEFTOVER_SECONDS ({leftover:.0f}) must be longer than TRAX_JOB_TIME_LIMIT_SECONDS "
+    "({limit:.0f}): a running job's files would be removed"
+)
+#: How much longer than the job time limit working files are kept by default.
+_LEFTOVER_MARGIN_SECONDS = 3600.0
 
 
 def _default_threads() -> int:
@@ -83,6 +89,13 @@ class Settings(BaseSettings):
     )
     sweep_interval_seconds: float = Field(
         default=15.0, gt=0, description="How often workers look for lost or stalled jobs."
+    )
+    leftover_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description="Partial uploads, downloads and scratch copies untouched this long are "
+        "removed (sooner when their process on this host is gone); default: the job time limit "
+        "plus an hour. Must be longer than any upload or job.",
     )
     storage_backend: Literal["local", "s3"] = Field(
         default="local",
@@ -192,6 +205,20 @@ class Settings(BaseSettings):
         if self.storage_backend == "s3" and not self.s3_bucket:
             raise ValueError(S3_BUCKET_REQUIRED)
         return self
+
+    @model_validator(mode="after")
+    def _leftovers_outlive_jobs(self) -> Self:
+        leftover, limit = self.leftover_seconds, self.job_time_limit_seconds
+        if leftover is not None and leftover <= limit:
+            raise ValueError(LEFTOVERS_TOO_SOON.format(leftover=leftover, limit=limit))
+        return self
+
+    @property
+    def leftover_age_seconds(self) -> float:
+        """Working files untouched for longer than this are abandoned."""
+        if self.leftover_seconds is not None:
+            return self.leftover_seconds
+        return self.job_time_limit_seconds + _LEFTOVER_MARGIN_SECONDS
 
     @property
     def resolved_database_url(self) -> str:

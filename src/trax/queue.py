@@ -26,6 +26,7 @@ import structlog
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import Middleware, Retries, ShutdownNotifications, TimeLimit
 
+from trax import workfiles
 from trax.config import Settings
 from trax.executor import executor_for
 from trax.runtime import Runtime
@@ -163,6 +164,7 @@ class Sweeper(Middleware):
     def _loop(self) -> None:
         interval = self.settings.sweep_interval_seconds
         while not self._stop.wait(interval * random.uniform(0.8, 1.2)):
+            workfiles.sweep_safely(self.settings)
             if self.queue is None:
                 continue
             try:

@@ -10,9 +10,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import anyio.to_thread
+
 import trax.models  # noqa: F401  (every table mapped before the first unit of work)
 from trax import db as dbmod
-from trax import errors
+from trax import errors, workfiles
 from trax.config import S3_BUCKET_REQUIRED, Settings
 from trax.migrations import HEAD
 from trax.storage import LocalStorage, S3Storage, Storage, s3_client
@@ -44,7 +46,7 @@ def build_storage(settings: Settings) -> Storage:
         client,
         settings.s3_bucket,
         prefix=settings.s3_prefix,
-        scratch_dir=settings.data_dir / "scratch",
+        scratch_dir=settings.data_dir / workfiles.SCRATCH,
     )
 
 
@@ -52,7 +54,8 @@ def build_storage(settings: Settings) -> Storage:
 async def open_runtime(
     settings: Settings, *, migrate: bool | None = None
 ) -> AsyncIterator[Runtime]:
-    """Open the database (migrating the embedded default on first use) and the storage.
+    """Open the database (migrating the embedded default on first use) and the storage, and
+    sweep the working files that killed processes left in the data directory.
 
     ``migrate`` defaults to True for the embedded SQLite database and False for a configured one,
     which must be migrated on purpose with ``trax db upgrade``.
@@ -66,6 +69,7 @@ async def open_runtime(
                 url = database.url.render_as_string(hide_password=True)
                 raise errors.ConfigError(DB_NOT_MIGRATED.format(url=url))
             await dbmod.upgrade(database)
+        await anyio.to_thread.run_sync(workfiles.sweep, settings)
         yield Runtime(settings=settings, db=database, storage=build_storage(settings))
     finally:
         await database.dispose()

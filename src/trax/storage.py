@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from botocore.exceptions import ClientError
 
+from trax import workfiles
+
 if TYPE_CHECKING:
     from boto3.s3.transfer import TransferConfig
     from mypy_boto3_s3 import S3Client
@@ -82,11 +84,11 @@ class LocalStorage:
         self.root = root
 
     def put_file(self, source: Path, suffix: str) -> StoredObject:
-        incoming = self.root / "incoming"
+        incoming = self.root / workfiles.INCOMING
         incoming.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
         size = 0
-        fd, tmp_name = tempfile.mkstemp(dir=incoming)
+        fd, tmp_name = tempfile.mkstemp(dir=incoming, prefix=workfiles.owner_prefix())
         tmp = Path(tmp_name)
         try:
             with os.fdopen(fd, "wb") as dst, source.open("rb") as src:
@@ -209,7 +211,9 @@ class S3Storage:
     def local_copy(self, key: str) -> Iterator[Path]:
         """Download to a private temporary file in ``scratch_dir``; removed on exit."""
         self.scratch_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=self.scratch_dir, suffix=PurePosixPath(key).suffix)
+        fd, name = tempfile.mkstemp(
+            dir=self.scratch_dir, prefix=workfiles.owner_prefix(), suffix=PurePosixPath(key).suffix
+        )
         os.close(fd)
         path = Path(name)
         try:

@@ -51,8 +51,26 @@ class Listener:
                     return
 
     def finish(self, timeout: float = 120) -> list[dict[str, Any]]:
+        """The messages, once the job-finished one has arrived (fails after ``timeout``)."""
         self.thread.join(timeout)
+        assert not self.thread.is_alive(), f"no job-finished message in {timeout} s"
         return self.messages
+
+
+def delivery_log(
+    http: httpx.Client, who: Account, hook_id: str, timeout: float = 30
+) -> list[dict[str, Any]]:
+    """The endpoint's delivery log once every attempt made is recorded: the receiver answers
+    before the server writes the attempt down, so the log is read until nothing is pending."""
+    deadline = time.monotonic() + timeout
+    while True:
+        log = http.get(f"/api/v1/webhooks/{hook_id}/deliveries", headers=who.headers)
+        items: list[dict[str, Any]] = log.json()["items"]
+        if items and all(i["status"] != "pending" for i in items):
+            return items
+        if time.monotonic() > deadline:
+            pytest.fail(f"deliveries still pending after {timeout} s: {items}")
+        time.sleep(0.1)
 
 
 def check_delivery(
@@ -60,9 +78,8 @@ def check_delivery(
 ) -> None:
     """One signed ``job.succeeded`` delivery arrived, verifies, and is in the delivery log."""
     verifier = Webhook(hook["secret"])
-    deadline = time.monotonic() + 30
-    while not receiver.received and time.monotonic() < deadline:
-        time.sleep(0.1)
+    (entry,) = delivery_log(http, who, hook["id"])
+    assert (entry["status"], entry["attempts"]) == ("succeeded", 1)
     (delivered,) = receiver.received
     event = verifier.verify(delivered.body, delivered.headers)  # raises if forged
     assert event["type"] == "job.succeeded"
@@ -70,9 +87,6 @@ def check_delivery(
     tampered = delivered.body.replace(b"succeeded", b"failed")
     with pytest.raises(WebhookVerificationError):
         verifier.verify(tampered, delivered.headers)
-    log = http.get(f"/api/v1/webhooks/{hook['id']}/deliveries", headers=who.headers)
-    (entry,) = log.json()["items"]
-    assert (entry["status"], entry["attempts"]) == ("succeeded", 1)
 
 
 def check_exports(http: httpx.Client, who: Account, detail: dict[str, Any], text: str) -> None:

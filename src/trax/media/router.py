@@ -4,14 +4,13 @@ listing, reading and deleting (which removes the stored file)."""
 from __future__ import annotations
 
 import shutil
-import uuid
 from typing import Annotated, Any
 
 import anyio
 import anyio.to_thread
 from fastapi import APIRouter, Query, Request, Response, status
 
-from trax import outbound
+from trax import outbound, workfiles
 from trax.deps import CurrentUser, PageParams, Rt, UoW
 from trax.media import deletion
 from trax.media import service as media_service
@@ -61,8 +60,8 @@ async def ingest_url(body: UrlIngest, user: CurrentUser, rt: Rt, uow: UoW) -> Me
     """Download a file from a public http(s) URL into storage, then record it. Private,
     loopback, link-local and mapped addresses are refused before connecting; redirects are
     checked again."""
-    folder = rt.settings.data_dir / "downloads" / uuid.uuid4().hex
-    await anyio.to_thread.run_sync(lambda: folder.mkdir(parents=True, exist_ok=True))
+    downloads = rt.settings.data_dir / workfiles.DOWNLOADS
+    folder = await anyio.to_thread.run_sync(workfiles.new_folder, downloads)
     try:
         path = await outbound.download(
             body.url,

@@ -11,7 +11,6 @@ limit. The other fields are held in memory, so there may be only a few, small on
 from __future__ import annotations
 
 import shutil
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
-from trax import errors
+from trax import errors, workfiles
 from trax.bodies import allow_body
 from trax.filenames import safe_filename
 
@@ -122,7 +121,7 @@ def _refuse(name: str | None, limit: int) -> errors.MediaTooLargeError:
 
 
 async def receive_upload(request: Request, root: Path, max_bytes: int) -> ReceivedUpload:
-    """Stream the request's ``file`` part to ``root/uploads/<random>/<safe name>``.
+    """Stream the request's ``file`` part to ``root/uploads/<owner~random>/<safe name>``.
 
     Raises :class:`~trax.errors.MediaTooLargeError` (413) from the ``Content-Length`` header
     before reading, or as soon as the streamed file passes ``max_bytes``; nothing is left behind.
@@ -134,8 +133,7 @@ async def receive_upload(request: Request, root: Path, max_bytes: int) -> Receiv
     if declared.isdigit() and int(declared) > max_bytes + _FRAMING_BYTES:
         raise _refuse(None, max_bytes)
     allow_body(request, max_bytes + _FRAMING_BYTES)
-    folder = root / "uploads" / uuid.uuid4().hex
-    await anyio.to_thread.run_sync(lambda: folder.mkdir(parents=True, exist_ok=True))
+    folder = await anyio.to_thread.run_sync(workfiles.new_folder, root / workfiles.UPLOADS)
     received = ReceivedUpload(path=folder / "upload", fields={})
     try:
         await _stream(request, params[b"boundary"], received, max_bytes)
