@@ -89,17 +89,25 @@ class ChangeFeed:
         self._sent: dict[str, datetime] = {}
 
     @asynccontextmanager
-    async def subscribe(self, owner_id: str) -> AsyncIterator[Subscription]:
-        """The owner's job changes from now on, while in the block. Raises
-        :class:`TooManySocketsError` when the owner is at the limit."""
+    async def subscribe(
+        self, owner_id: str, since: datetime | None = None
+    ) -> AsyncIterator[Subscription]:
+        """The owner's job changes from ``since`` (default: now) on, while in the block. Raises
+        :class:`TooManySocketsError` when the owner is at the limit.
+
+        A socket passes the moment its client connected: a job that changed between the
+        handshake and this call (already past the feed's cursor) is caught up here."""
         subscribers = self._owners.setdefault(owner_id, set())
         if len(subscribers) >= self.max_per_owner:
             raise TooManySocketsError(TOO_MANY_SOCKETS.format(limit=self.max_per_owner))
         send, receive = anyio.create_memory_object_stream[str](self.buffer)
-        subscription = Subscription(owner_id, utcnow(), receive, send)
+        subscription = Subscription(owner_id, since or utcnow(), receive, send)
         subscribers.add(subscription)
+        listening = self._listening.is_set()
         self._listening.set()
         try:
+            if listening and subscription.since < self._since:
+                await self._catch_up(subscription)
             with receive:
                 yield subscription
         finally:
@@ -123,6 +131,15 @@ class ChangeFeed:
             except Exception:  # the database may be back at the next look
                 log.exception("change feed poll failed; will try again")
             await anyio.sleep(self.poll_seconds)
+
+    async def _catch_up(self, subscription: Subscription) -> None:
+        """Offer the changes the feed's cursor has already passed since ``subscription.since``."""
+        cursor = self._since
+        async with self.rt.db.session() as s:
+            changed = await jobs.changed_since(s, subscription.owner_id, subscription.since)
+        for job in changed:
+            if job.updated_at < cursor:
+                subscription.offer(_message(job))
 
     async def _poll(self) -> None:
         async with self.rt.db.session() as s:

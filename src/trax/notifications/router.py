@@ -17,6 +17,7 @@ import anyio
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 
 from trax import errors
+from trax.db import utcnow
 from trax.notifications.feed import ChangeFeed, Subscription, TooManySocketsError
 from trax.runtime import Runtime
 from trax.users.auth import authenticate
@@ -39,11 +40,15 @@ async def notifications(ws: WebSocket) -> None:
     headers); then receive one JSON message per change of your jobs."""
     rt: Runtime = ws.app.state.runtime
     feed: ChangeFeed = ws.app.state.feed
+    connected = utcnow()  # changes from here on are the client's, even before it subscribed
     await ws.accept()
     try:
         async with rt.db.session() as s:
             user = await authenticate(s, rt.settings, _credential(ws))
-        async with feed.subscribe(user.id) as subscription, anyio.create_task_group() as tg:
+        async with (
+            feed.subscribe(user.id, connected) as subscription,
+            anyio.create_task_group() as tg,
+        ):
             tg.start_soon(_push, ws, subscription, tg.cancel_scope)
             while (await ws.receive())["type"] != "websocket.disconnect":
                 pass  # the client speaks only to close; anything else is ignored
