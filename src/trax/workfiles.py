@@ -26,6 +26,7 @@ import anyio.to_thread
 import structlog
 
 from trax.config import Settings
+from trax.processes import process_is_gone
 
 log = structlog.get_logger(__name__)
 
@@ -52,15 +53,7 @@ def owner_is_gone(name: str) -> bool:
     """True when ``name`` was made by a process of this host that no longer exists."""
     owner, found, _ = name.partition(_OWNER_END)
     pid, _, host = owner.partition("@")
-    if not found or host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, someone else's
-        return False
-    return False
+    return bool(found) and process_is_gone(host, pid)
 
 
 def _last_change(entry: Path) -> float:

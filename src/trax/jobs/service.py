@@ -24,6 +24,7 @@ from trax.jobs.models import Job, JobStatus, SourceKind
 from trax.jobs.schemas import JobView
 from trax.media.models import Media
 from trax.pagination import PageRequest, paged
+from trax.processes import process_is_gone
 from trax.unit_of_work import JobRef
 
 __all__ = ["JobRef"]
@@ -47,15 +48,7 @@ def this_owner() -> str:
 def owner_is_gone(owner: str | None) -> bool:
     """True when ``owner`` was a process on this host that no longer exists."""
     host, _, pid = (owner or "").rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return process_is_gone(host, pid)
 
 
 def dedupe_key(
