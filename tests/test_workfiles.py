@@ -14,9 +14,10 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+from trax.actors import build_queue
 from trax.config import LEFTOVERS_TOO_SOON, Settings
 from trax.jobs.recovery import sweep
-from trax.queue import Queue, Sweeper
+from trax.queue import Sweeper
 from trax.runtime import open_runtime
 from trax.storage import LocalStorage
 from trax.workfiles import owner_prefix
@@ -106,7 +107,7 @@ def test_the_server_keeps_sweeping_while_it_runs(settings: Settings) -> None:
 def test_worker_processes_keep_sweeping(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data", sweep_interval_seconds=0.1)
     sweeper = Sweeper(settings, sweep)
-    queue = Queue(settings, extra=[sweeper])
+    queue = build_queue(settings, extra=[sweeper])
     worker = queue.worker(threads=1)  # not started: only its middleware hooks run
     left = put(settings.data_dir / "scratch" / "tmp9d.flac", age=2 * DAY)
     kept = put(settings.data_dir / "scratch" / "tmp0e.flac")

@@ -83,7 +83,7 @@ def sweep(settings: Settings) -> list[Path]:
     for kind in WORK_DIRS:
         try:
             entries = list((settings.data_dir / kind).iterdir())
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # nothing there (or not ours to sweep)
             continue
         for entry in entries:
             try:
