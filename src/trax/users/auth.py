@@ -16,14 +16,12 @@ from pathlib import Path
 
 import jwt
 from fastapi import Request
-from limits import RateLimitItem, parse
-from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trax import errors
 from trax.config import Settings
 from trax.db import utcnow
+from trax.ratelimit import RateLimiter
 from trax.users import service as users
 from trax.users.models import User
 
@@ -100,27 +98,22 @@ class LoginLimiter:
     host shares the count; in process otherwise)."""
 
     def __init__(self, settings: Settings) -> None:
-        url = settings.broker_url or "memory://"
-        self._per_email: RateLimitItem = parse(settings.login_rate_limit)
-        self._per_address: RateLimitItem = parse(settings.login_address_rate_limit)
-        self._registrations: RateLimitItem = parse(settings.registration_rate_limit)
-        self._limiter = MovingWindowRateLimiter(storage_from_string(url))
-        self._namespace = settings.queue_namespace
+        self._per_address = RateLimiter(
+            settings, settings.login_address_rate_limit, "login-address", TOO_MANY_LOGINS
+        )
+        self._per_email = RateLimiter(settings, settings.login_rate_limit, "login", TOO_MANY_LOGINS)
+        self._registrations = RateLimiter(
+            settings, settings.registration_rate_limit, "register", TOO_MANY_REGISTRATIONS
+        )
 
     def hit(self, client: str, email: str) -> None:
         """Count a login attempt; :class:`~trax.errors.RateLimitedError` when over a limit."""
-        self._hit(self._per_address, TOO_MANY_LOGINS, "login-address", client)
-        self._hit(self._per_email, TOO_MANY_LOGINS, "login", client, email.strip().lower())
+        self._per_address.hit(client)
+        self._per_email.hit(client, email.strip().lower())
 
     def hit_registration(self, client: str) -> None:
         """Count a registration; :class:`~trax.errors.RateLimitedError` when over the limit."""
-        self._hit(self._registrations, TOO_MANY_REGISTRATIONS, "register", client)
-
-    def _hit(self, item: RateLimitItem, message: str, *key: str) -> None:
-        if not self._limiter.hit(item, self._namespace, *key):
-            reset = self._limiter.get_window_stats(item, self._namespace, *key).reset_time
-            seconds = max(1, int(reset - utcnow().timestamp()) + 1)
-            raise errors.RateLimitedError(message.format(seconds=seconds), seconds)
+        self._registrations.hit(client)
 
 
 def client_address(request: Request) -> str:
