@@ -33,6 +33,8 @@ from trax.runtime import Runtime
 from trax.unit_of_work import Delivery, JobRef
 
 log = structlog.get_logger(__name__)
+#: Our own generator: the global one belongs to the application (and to test frameworks).
+_JITTER = random.Random()
 _DELAY_SUFFIX = ".DQ"
 #: Dramatiq's own time limit is a backstop above the job's cooperative one.
 TIME_LIMIT_MARGIN_S = 300
@@ -163,7 +165,7 @@ class Sweeper(Middleware):
 
     def _loop(self) -> None:
         interval = self.settings.sweep_interval_seconds
-        while not self._stop.wait(interval * random.uniform(0.8, 1.2)):
+        while not self._stop.wait(interval * _JITTER.uniform(0.8, 1.2)):
             workfiles.sweep_safely(self.settings)
             if self.queue is None:
                 continue

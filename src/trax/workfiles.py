@@ -29,6 +29,8 @@ from trax.config import Settings
 from trax.processes import process_is_gone
 
 log = structlog.get_logger(__name__)
+#: Our own generator: the global one belongs to the application (and to test frameworks).
+_JITTER = random.Random()
 
 UPLOADS, DOWNLOADS, SCRATCH, INCOMING = "uploads", "downloads", "scratch", "incoming"
 #: The folders under the data directory that hold working files only.
@@ -109,5 +111,5 @@ def sweep_safely(settings: Settings) -> None:
 async def keep_swept(settings: Settings) -> None:
     """Sweep every ``TRAX_SWEEP_INTERVAL_SECONDS`` (with jitter) until cancelled."""
     while True:
-        await anyio.sleep(settings.sweep_interval_seconds * random.uniform(0.8, 1.2))
+        await anyio.sleep(settings.sweep_interval_seconds * _JITTER.uniform(0.8, 1.2))
         await anyio.to_thread.run_sync(sweep_safely, settings)
