@@ -120,23 +120,11 @@ async def submit(
 
 
 async def create(
-    session: AsyncSession,
-    kind: str,
-    source: str,
-    options: dict[str, Any],
-    owner_id: str | None = None,
-    media_id: str | None = None,
+    session: AsyncSession, kind: str, url: str, options: dict[str, Any], owner_id: str | None
 ) -> Job:
-    """A new queued job (a webhook delivery to ``source``); the caller enqueues it after its
-    unit of work commits."""
-    job = Job(
-        kind=kind,
-        source_kind=SourceKind.URL,
-        source=source,
-        options=options,
-        owner_id=owner_id,
-        media_id=media_id,
-    )
+    """A new queued job that sends to ``url`` (a webhook delivery); the caller enqueues it after
+    its unit of work commits."""
+    job = Job(kind=kind, source_kind=SourceKind.URL, source=url, options=options, owner_id=owner_id)
     await repository.add_all(session, [job])
     return job
 
