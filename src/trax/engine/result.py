@@ -10,7 +10,7 @@ import json
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 #: Punctuation that ends a sentence when a word's text ends with it.
 SENTENCE_END = (".", "?", "!", "…", "。", "\uff1f", "\uff01")
 
@@ -38,15 +38,42 @@ class Segment(_Frozen):
     avg_logprob: float
     no_speech_prob: float
     words: tuple[Word, ...] = ()
+    language: str | None = Field(
+        default=None,
+        description="The segment's language when a stage detected it on its own (code-switched "
+        "audio); null means the document's language.",
+    )
 
 
 class Provenance(_Frozen):
     """How a transcript version was made: enough to reproduce it."""
 
-    stage: str = Field(description="Pipeline stage: basic, enhanced, accurate, diarized.")
+    stage: str = Field(description="Pipeline stage: basic, multipass, diarized, enhanced.")
     model: str = Field(description="The model name or path as requested.")
     options: dict[str, str | int | float | bool | None]
     engine: dict[str, str] = Field(description="Versions of the engine libraries.")
+    parent_version: int | None = Field(
+        default=None, description="The version this stage read; null for a first transcription."
+    )
+
+
+class Region(_Frozen):
+    """A stretch of audio a stage looked at again, why, and what it did there."""
+
+    start: float
+    end: float
+    reasons: tuple[str, ...] = Field(
+        description="Why the region was weak: low_probability, repetition, no_speech, language."
+    )
+    action: str = Field(
+        description="replaced (new words kept), kept (the first pass scored better) or dropped "
+        "(not speech: its words removed)."
+    )
+    language: str | None = Field(default=None, description="The language detected in the region.")
+    score_before: float = Field(description="The first pass's score of the region (see ADR 0013).")
+    score_after: float | None = Field(
+        default=None, description="The re-decode's score; null when nothing was decoded."
+    )
 
 
 class TranscriptDocument(_Frozen):
@@ -58,6 +85,9 @@ class TranscriptDocument(_Frozen):
     duration: float = Field(description="Duration of the decoded audio in seconds.")
     segments: tuple[Segment, ...]
     provenance: Provenance
+    regions: tuple[Region, ...] = Field(
+        default=(), description="Regions a refining stage (multipass) decoded again."
+    )
 
     @property
     def text(self) -> str:
