@@ -24,14 +24,14 @@ from trax.jobs.recovery import sweep
 from trax.pools import embedded_pools
 from trax.queue import ActorSpec, Queue
 from trax.runtime import Runtime, open_runtime
-from trax.transcripts.tasks import transcribe_actor
+from trax.transcripts.tasks import refine_actor, transcribe_actor
 from trax.webhooks.tasks import delivery_actor
 
 log = structlog.get_logger(__name__)
 
 
 def actor_specs(settings: Settings) -> list[ActorSpec]:
-    return [transcribe_actor(settings), delivery_actor(settings)]
+    return [transcribe_actor(settings), refine_actor(settings), delivery_actor(settings)]
 
 
 def build_queue(settings: Settings, extra: Iterable[Middleware] = ()) -> Queue:

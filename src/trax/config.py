@@ -51,6 +51,11 @@ class Settings(BaseSettings):
         description="Comma-separated model names API users may ask for besides the offline "
         "ones `trax models` lists (e.g. `small,medium`: downloaded from the hub on first use).",
     )
+    multipass_model: str | None = Field(
+        default=None,
+        description="A larger model the multipass stage re-decodes weak regions with (e.g. "
+        "`small`); default: the model of the transcript it refines.",
+    )
     api_any_model: bool = Field(
         default=False,
         description="Let API users name any model, including hub ids and directories on the "

@@ -4,10 +4,10 @@ A delivery holds its thread until the receiver answers or the attempt's deadline
 (or hostile) receivers could take every thread of a shared pool: forty test pings to a receiver
 dripping a byte every two seconds doubled another user's transcription time. Each process
 therefore runs two Dramatiq workers on its one broker: ``TRAX_WORKER_THREADS`` threads on the
-``transcribe`` queue, ``TRAX_WEBHOOK_WORKER_THREADS`` threads on the ``webhook`` queue.
+``transcribe`` and ``refine`` queues, ``TRAX_WEBHOOK_WORKER_THREADS`` threads on ``webhook``.
 
 Embedded mode builds both with :func:`embedded_pools`. A ``trax worker`` process is started by
-Dramatiq's command line on the ``transcribe`` queue only (:data:`MAIN_QUEUES`); the
+Dramatiq's command line on those two queues only (:data:`MAIN_QUEUES`); the
 :class:`WebhookPool` middleware starts the webhook pool when that worker boots and stops it
 with it.
 """
@@ -21,11 +21,11 @@ import dramatiq
 from dramatiq.middleware import Middleware
 
 from trax.config import Settings
-from trax.jobs.service import TRANSCRIBE, WEBHOOK
+from trax.jobs.service import REFINE, TRANSCRIBE, WEBHOOK
 from trax.queue import Queue
 
 #: The queues of a process's main worker; webhooks have their own pool.
-MAIN_QUEUES: Final = (TRANSCRIBE,)
+MAIN_QUEUES: Final = (TRANSCRIBE, REFINE)
 WEBHOOK_QUEUES: Final = (WEBHOOK,)
 #: Dramatiq warns when a second worker on a broker adds its (per-worker) middleware; two
 #: workers with disjoint queues are what we want, so that warning is expected.

@@ -205,7 +205,7 @@ def _convert(raw: Iterable[Any], offset: float) -> Iterator[Segment]:
             )
             for w in (seg.words or ())
         ]
-        scores = {
+        scores: dict[str, Any] = {
             "avg_logprob": round(float(seg.avg_logprob), 4),
             "no_speech_prob": round(float(seg.no_speech_prob), 4),
         }

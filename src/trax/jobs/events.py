@@ -26,3 +26,20 @@ async def job_finished(session: AsyncSession, job: Job) -> list[JobRef]:
         event_id=f"{job.id}:{job.status.value}:{finished}",
         data={"job": view},
     )
+
+
+async def version_created(
+    session: AsyncSession, owner_id: str | None, transcript_id: str, version: int, job_id: str
+) -> list[JobRef]:
+    """A stage stored a new transcript version: ``transcript.version_created``."""
+    from trax.transcripts import service as transcripts
+
+    summary = await transcripts.version_summary(session, transcript_id, version)
+    return await webhooks.emit(
+        session,
+        owner_id,
+        "transcript.version_created",
+        event_id=f"{transcript_id}:v{version}",
+        data={"transcript_id": transcript_id, "job_id": job_id,
+              "version": summary.model_dump(mode="json")},
+    )  # fmt: skip

@@ -74,6 +74,8 @@ class Job(IdMixin, Base):
     transcript_id: Mapped[str | None] = mapped_column(
         sa.ForeignKey("transcripts.id", ondelete="SET NULL")
     )
+    #: The transcript version the job made or reused (its last stage's).
+    transcript_version: Mapped[int | None] = mapped_column(sa.Integer)
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
     progress: Mapped[float] = mapped_column(sa.Float, default=0.0)
     stage: Mapped[str | None] = mapped_column(sa.String(32))

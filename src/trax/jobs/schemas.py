@@ -21,6 +21,7 @@ class JobView(BaseModel):
     options: dict[str, Any]
     media_id: str | None
     transcript_id: str | None
+    transcript_version: int | None = None
     attempts: int
     progress: float
     stage: str | None

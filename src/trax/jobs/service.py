@@ -37,6 +37,8 @@ MEDIA_GONE = "job {job_id} cannot be retried: its media was deleted"
 CANCELLED_BY_USER = "cancelled by user"
 LEASE_LOST = "job {job_id} is no longer ours (now {status})"
 TRANSCRIBE = "transcribe"
+#: Run pipeline stages on a stored transcript version.
+REFINE = "refine"
 WEBHOOK = "webhook"
 
 
@@ -71,6 +73,7 @@ async def _create_once(
     owner_id: str | None = None,
     media_id: str | None = None,
     batch_id: str | None = None,
+    transcript_id: str | None = None,
 ) -> tuple[Job, bool]:
     """The unfinished job for this request: a new one (True), or the one an earlier or a
     concurrent identical request created (False)."""
@@ -87,6 +90,7 @@ async def _create_once(
         "owner_id": owner_id,
         "media_id": media_id,
         "batch_id": batch_id,
+        "transcript_id": transcript_id,
         "dedupe_key": key,
         "status": JobStatus.QUEUED,
         "attempts": 0,
@@ -95,7 +99,8 @@ async def _create_once(
     inserted = await repository.insert_unfinished_once(session, values)
     job = await repository.unfinished_by_key(session, key)
     if job is None:  # the identical job finished between our insert and this read
-        again = {"owner_id": owner_id, "media_id": media_id, "batch_id": batch_id}
+        again = {"owner_id": owner_id, "media_id": media_id, "batch_id": batch_id,
+                 "transcript_id": transcript_id}  # fmt: skip
         return await _create_once(session, kind, source_kind, source, options, **again)
     return job, inserted
 
@@ -145,6 +150,21 @@ async def submit_for_media(
     return await _create_once(
         session, kind, SourceKind.MEDIA, media.filename, options,
         owner_id=owner_id, media_id=media.id,
+    )  # fmt: skip
+
+
+async def submit_refine(
+    session: AsyncSession,
+    media: Media,
+    transcript_id: str,
+    options: dict[str, Any],
+    owner_id: str | None,
+) -> tuple[Job, bool]:
+    """A job running stages on a stored transcript (``options``: parent version and stages);
+    an identical unfinished one is reused. True when the job is new."""
+    return await _create_once(
+        session, REFINE, SourceKind.MEDIA, media.filename, options,
+        owner_id=owner_id, media_id=media.id, transcript_id=transcript_id,
     )  # fmt: skip
 
 
@@ -233,10 +253,12 @@ async def succeed(
     media_id: str,
     transcript_id: str,
     cached: bool,
+    version: int | None = None,
 ) -> Job:
     job = await _owned(session, job_id, owner)
     _finish(job, JobStatus.SUCCEEDED)
     job.media_id, job.transcript_id = media_id, transcript_id
+    job.transcript_version = version
     job.progress, job.stage = 1.0, "cached" if cached else "done"
     job.error_kind = job.error_message = None
     return job

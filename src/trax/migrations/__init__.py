@@ -4,4 +4,4 @@
 one query and without importing Alembic; a test checks that it matches the revision files.
 """
 
-HEAD = "e7a2c4d9b1f0"
+HEAD = "3c9e5a7f2b14"

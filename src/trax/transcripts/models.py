@@ -28,10 +28,18 @@ class Transcript(IdMixin, Base):
 
 
 class TranscriptVersion(IdMixin, Base):
-    """One stage's output: the whole transcript document as JSON, with its provenance."""
+    """One stage's output: the whole transcript document as JSON, with its provenance.
+
+    A stage run on a parent version with a recipe (``recipe_key``: the stage and its options)
+    is stored once: the same parent and recipe again reuse this row.
+    """
 
     __tablename__ = "transcript_versions"
-    __table_args__ = (sa.UniqueConstraint("transcript_id", "version"),)
+    __table_args__ = (
+        sa.UniqueConstraint("transcript_id", "version"),
+        sa.Index("ix_transcript_versions_stage_recipe", "transcript_id", "parent_version",
+                 "recipe_key"),
+    )  # fmt: skip
 
     transcript_id: Mapped[str] = mapped_column(
         sa.ForeignKey("transcripts.id", ondelete="CASCADE"), index=True
@@ -43,3 +51,11 @@ class TranscriptVersion(IdMixin, Base):
     duration: Mapped[float] = mapped_column(sa.Float)
     text: Mapped[str] = mapped_column(sa.Text)
     document: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    parent_version: Mapped[int | None] = mapped_column(sa.Integer)
+    #: What decides the content besides the parent: the stage and its options (sha256 hex).
+    recipe_key: Mapped[str | None] = mapped_column(sa.String(64))
+    #: The document's provenance (stage, model, options, engine versions), without the document.
+    provenance: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    wall_seconds: Mapped[float | None] = mapped_column(sa.Float)
+    cpu_seconds: Mapped[float | None] = mapped_column(sa.Float)
+    cost_usd: Mapped[float | None] = mapped_column(sa.Float)

@@ -35,6 +35,20 @@ def offered_models(settings: Settings) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def check_model(settings: Settings, model: str, *, trusted: bool, field: str = "model") -> str:
+    """A model name the caller may use: any for the operator, else one the server offers."""
+    name = model.strip()
+    if not name:
+        raise errors.InvalidOptionError(field, EMPTY)
+    if not trusted and not settings.api_any_model:
+        offered = offered_models(settings)
+        if name not in offered or len(name) > MAX_MODEL_CHARS:
+            raise errors.InvalidOptionError(
+                field, MODEL_NOT_OFFERED.format(model=name[:80], names=", ".join(offered))
+            )
+    return name
+
+
 def normalize_language(code: str | None) -> str | None:
     """``EN`` → ``en``; blank → None (detect); unknown codes are refused."""
     if code is None or not code.strip():
@@ -65,15 +79,7 @@ def transcribe_options(
 ) -> TranscribeOptions:
     """Checked options; :class:`~trax.errors.InvalidOptionError` names the first bad one.
     ``trusted``: the operator (CLI), who may name any model."""
-    name = (model or settings.default_model).strip()
-    if not name:
-        raise errors.InvalidOptionError("model", EMPTY)
-    if not trusted and not settings.api_any_model:
-        offered = offered_models(settings)
-        if name not in offered or len(name) > MAX_MODEL_CHARS:
-            raise errors.InvalidOptionError(
-                "model", MODEL_NOT_OFFERED.format(model=name[:80], names=", ".join(offered))
-            )
+    name = check_model(settings, model or settings.default_model, trusted=trusted)
     code = normalize_language(language)
     if task not in TASKS:
         raise errors.InvalidOptionError("task", UNKNOWN_TASK.format(task=task))

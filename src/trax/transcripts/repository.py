@@ -103,7 +103,37 @@ async def list_page(
 async def versions(session: AsyncSession, transcript_id: str) -> list[TranscriptVersion]:
     stmt = (
         sa.select(TranscriptVersion)
+        .options(_NO_DOCUMENT)
         .where(TranscriptVersion.transcript_id == transcript_id)
         .order_by(TranscriptVersion.version)
     )
     return list((await session.scalars(stmt)).all())
+
+
+async def find_stage(
+    session: AsyncSession, transcript_id: str, parent_version: int, recipe_key: str
+) -> TranscriptVersion | None:
+    stmt = sa.select(TranscriptVersion).where(
+        TranscriptVersion.transcript_id == transcript_id,
+        TranscriptVersion.parent_version == parent_version,
+        TranscriptVersion.recipe_key == recipe_key,
+    )
+    return (await session.scalars(stmt.limit(1))).first()
+
+
+async def next_version(session: AsyncSession, transcript_id: str) -> int:
+    stmt = sa.select(sa.func.max(TranscriptVersion.version)).where(
+        TranscriptVersion.transcript_id == transcript_id
+    )
+    return int((await session.scalar(stmt)) or 0) + 1
+
+
+async def add_version_once(session: AsyncSession, row: TranscriptVersion) -> bool:
+    """Insert ``row`` unless its version number was taken meanwhile: False then."""
+    values = {c.key: getattr(row, c.key) for c in sa.inspect(TranscriptVersion).column_attrs}
+    values["id"] = values["id"] or new_id()
+    values["created_at"] = values["created_at"] or utcnow()
+    if not await insert_once(session, TranscriptVersion, values, ["transcript_id", "version"]):
+        return False
+    row.id, row.created_at = values["id"], values["created_at"]
+    return True

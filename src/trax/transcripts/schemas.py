@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -35,7 +35,8 @@ class TranscriptDetail(TranscriptSummary):
 
 
 class VersionSummary(BaseModel):
-    """One stored version of a transcript: which stage made it, with what."""
+    """One stored version of a transcript: which stage made it, from which version, with what
+    (its provenance), and what it took."""
 
     model_config = ConfigDict(frozen=True, from_attributes=True)
 
@@ -45,6 +46,19 @@ class VersionSummary(BaseModel):
     language: str
     duration: float
     created_at: datetime
+    parent_version: int | None = Field(
+        default=None, description="The version this stage refined; null for the first."
+    )
+    options: dict[str, Any] = Field(default_factory=dict, description="The stage's options.")
+    engine: dict[str, str] = Field(
+        default_factory=dict, description="Versions of the libraries that made it."
+    )
+    wall_seconds: float | None = Field(default=None, description="Wall-clock seconds it took.")
+    cpu_seconds: float | None = Field(
+        default=None, description="CPU seconds of the process while it ran."
+    )
+    cost_usd: float | None = Field(default=None, description="Money spent on APIs (LLM stages).")
+    words: int | None = Field(default=None, description="Words in the version.")
 
 
 class TranscriptionRequest(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,10 +16,14 @@ from trax.pagination import PageRequest, paged
 from trax.transcripts import repository
 from trax.transcripts.models import Transcript, TranscriptVersion
 from trax.transcripts.schemas import TranscriptDetail, TranscriptSummary, VersionSummary
+from trax.transcripts.stages import StageRequest
 
 VERSION_NOT_FOUND = "transcript {ref} has no version {version}"
 TRANSCRIPT_NOT_FOUND = "no transcript with id {ref!r}"
+VERSION_RACE = "transcript {ref}: other stages kept taking the next version number; try again"
 _PREVIEW_CHARS = 80
+#: Attempts at taking the next version number while other stages take it too.
+_VERSION_RACES = 5
 
 
 def recipe_key(options: TranscribeOptions) -> str:
@@ -33,29 +38,100 @@ async def find_cached(
     return await repository.find_by_recipe(session, media_id, recipe_key(options))
 
 
-async def save_basic(
-    session: AsyncSession, media: Media, options: TranscribeOptions, document: TranscriptDocument
-) -> Transcript:
-    """Store ``document`` as version 1 (stage ``basic``) of a new transcript. When another job
-    stored the same media and recipe meanwhile (two identical files in one batch, a redelivered
-    job), that transcript is returned and this document is dropped: it has the same words."""
-    key = recipe_key(options)
-    existing = await repository.add_once(session, media.id, key)
-    if existing is not None:
-        return existing
-    transcript = await repository.find_by_recipe(session, media.id, key)
-    assert transcript is not None
-    version = TranscriptVersion(
-        version=1,
+@dataclass(frozen=True)
+class Cost:
+    """What making a version took: wall and CPU seconds, and money (API stages)."""
+
+    wall_seconds: float | None = None
+    cpu_seconds: float | None = None
+    usd: float | None = None
+
+
+def _version_row(
+    number: int, document: TranscriptDocument, recipe: str, cost: Cost
+) -> TranscriptVersion:
+    return TranscriptVersion(
+        version=number,
         stage=document.provenance.stage,
         model=document.provenance.model,
         language=document.language,
         duration=document.duration,
         text=document.text,
         document=document.model_dump(mode="json"),
+        parent_version=document.provenance.parent_version,
+        recipe_key=recipe,
+        provenance=document.provenance.model_dump(mode="json"),
+        wall_seconds=_round(cost.wall_seconds),
+        cpu_seconds=_round(cost.cpu_seconds),
+        cost_usd=cost.usd,
     )
-    await repository.add_version(session, transcript, version)
-    return transcript
+
+
+def _round(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 3)
+
+
+async def save_basic(
+    session: AsyncSession,
+    media: Media,
+    options: TranscribeOptions,
+    document: TranscriptDocument,
+    cost: Cost = Cost(),
+) -> tuple[Transcript, bool]:
+    """Store ``document`` as version 1 (stage ``basic``) of a new transcript; True when stored.
+    When another job stored the same media and recipe meanwhile (two identical files in one
+    batch, a redelivered job), that transcript is returned and this document is dropped: it has
+    the same words."""
+    key = recipe_key(options)
+    existing = await repository.add_once(session, media.id, key)
+    if existing is not None:
+        return existing, False
+    transcript = await repository.find_by_recipe(session, media.id, key)
+    assert transcript is not None
+    await repository.add_version(session, transcript, _version_row(1, document, key, cost))
+    return transcript, True
+
+
+async def find_stage(
+    session: AsyncSession, transcript_id: str, parent_version: int, request: StageRequest
+) -> TranscriptVersion | None:
+    """The stored result of ``request`` on ``parent_version``, if any: reused, never redone."""
+    return await repository.find_stage(session, transcript_id, parent_version, request.recipe_key)
+
+
+async def save_stage(
+    session: AsyncSession,
+    transcript_id: str,
+    parent_version: int,
+    request: StageRequest,
+    document: TranscriptDocument,
+    cost: Cost = Cost(),
+) -> tuple[TranscriptVersion, bool]:
+    """Store a stage's output as the next version; True when stored, False when the same
+    parent and recipe were stored meanwhile (that version is returned)."""
+    stamped = document.model_copy(
+        update={
+            "provenance": document.provenance.model_copy(update={"parent_version": parent_version})
+        }
+    )
+    for _ in range(_VERSION_RACES):
+        existing = await find_stage(session, transcript_id, parent_version, request)
+        if existing is not None:
+            return existing, False
+        number = await repository.next_version(session, transcript_id)
+        row = _version_row(number, stamped, request.recipe_key, cost)
+        row.transcript_id = transcript_id
+        if await repository.add_version_once(session, row):
+            return row, True
+    raise errors.ConflictError(VERSION_RACE.format(ref=transcript_id))
+
+
+async def parent_document(
+    session: AsyncSession, transcript_id: str, version: int | None, owner_id: str | None
+) -> tuple[TranscriptDetail, TranscriptDocument]:
+    """The version a stage refines (default: the newest) and its document."""
+    detail = await get_transcript(session, transcript_id, version, owner_id)
+    return detail, detail.document
 
 
 def _summary(row: repository.Row) -> dict[str, object]:
@@ -109,11 +185,41 @@ async def list_page(
     return [TranscriptSummary.model_validate(_summary(r)) for r in rows], cursor
 
 
+def _version_summary(row: TranscriptVersion) -> VersionSummary:
+    provenance = row.provenance or {}
+    return VersionSummary.model_validate(
+        {
+            "version": row.version,
+            "stage": row.stage,
+            "model": row.model,
+            "language": row.language,
+            "duration": row.duration,
+            "created_at": row.created_at,
+            "parent_version": row.parent_version,
+            "options": provenance.get("options", {}),
+            "engine": provenance.get("engine", {}),
+            "wall_seconds": row.wall_seconds,
+            "cpu_seconds": row.cpu_seconds,
+            "cost_usd": row.cost_usd,
+            "words": len(row.text.split()),
+        }
+    )
+
+
 async def list_versions(
-    session: AsyncSession, transcript_id: str, owner_id: str
+    session: AsyncSession, transcript_id: str, owner_id: str | None = None
 ) -> list[VersionSummary]:
-    """Every stored version (pipeline stage) of the owner's transcript, oldest first."""
-    await get_transcript(session, transcript_id, owner_id=owner_id)
-    return [
-        VersionSummary.model_validate(v) for v in await repository.versions(session, transcript_id)
-    ]
+    """Every stored version (pipeline stage) of a transcript, oldest first. With ``owner_id``,
+    only that user's transcript exists; without, ``transcript_id`` may be a unique prefix."""
+    detail = await get_transcript(session, transcript_id, owner_id=owner_id)
+    return [_version_summary(v) for v in await repository.versions(session, detail.id)]
+
+
+async def version_summary(
+    session: AsyncSession, transcript_id: str, version: int
+) -> VersionSummary:
+    """One version's summary (the provenance, not the document)."""
+    for row in await repository.versions(session, transcript_id):
+        if row.version == version:
+            return _version_summary(row)
+    raise errors.NotFoundError(VERSION_NOT_FOUND.format(ref=transcript_id, version=version))

@@ -12,15 +12,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
-from collections.abc import AsyncIterator, Awaitable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import TypeVar
 
 import anyio
 import anyio.to_thread
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from trax import errors
 from trax.config import Settings
@@ -39,6 +38,8 @@ from trax.queue import TIME_LIMIT_MARGIN_S, ActorSpec
 from trax.runtime import Runtime
 from trax.storage import Storage
 from trax.transcripts import service as transcripts
+from trax.transcripts import stages
+from trax.transcripts.stages import PARENT_KEY, STAGES_KEY, StageRequest
 from trax.unit_of_work import Delivery
 
 log = structlog.get_logger(__name__)
@@ -48,6 +49,8 @@ T = TypeVar("T")
 #: Backoff between retries of a transient failure (Dramatiq adds jitter).
 MIN_BACKOFF_MS = 2_000
 MAX_BACKOFF_MS = 120_000
+#: Progress stays below this until the job is finished.
+_BEFORE_DONE = 0.99
 
 
 @functools.cache
@@ -113,48 +116,82 @@ class Lease:
 def transcribe_actor(settings: Settings) -> ActorSpec:
     """The ``transcribe`` actor: retried with backoff up to ``TRAX_JOB_MAX_ATTEMPTS``; Dramatiq's
     time limit is a backstop above the job's own ``TRAX_JOB_TIME_LIMIT_SECONDS``."""
+    return _actor(settings, jobs.TRANSCRIBE, run_transcribe)
+
+
+def refine_actor(settings: Settings) -> ActorSpec:
+    """The ``refine`` actor (stages on a stored transcript): the same retries and limits."""
+    return _actor(settings, jobs.REFINE, run_refine)
+
+
+def _actor(settings: Settings, kind: str, run: Callable[..., Awaitable[Job | None]]) -> ActorSpec:
     return ActorSpec(
-        kind=jobs.TRANSCRIBE,
-        run=run_transcribe,
+        kind=kind,
+        run=run,
         retries=settings.job_max_attempts - 1,
         backoff_ms=(MIN_BACKOFF_MS, MAX_BACKOFF_MS),
         time_limit_s=settings.job_time_limit_seconds + TIME_LIMIT_MARGIN_S,
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class _Work:
+    """What a job asks for. A transcribe job: the first transcription with ``options``, then
+    ``stages``; a refine job: ``stages`` on ``parent_version`` of ``transcript_id``."""
+
+    source: str
+    source_kind: SourceKind
+    media_id: str | None
+    owner_id: str | None
+    options: TranscribeOptions | None
+    stages: tuple[StageRequest, ...]
+    transcript_id: str | None = None
+    parent_version: int | None = None
+
+    @classmethod
+    def of(cls, job: Job) -> _Work:
+        values = dict(job.options)
+        stages = tuple(StageRequest.from_dict(v) for v in values.pop(STAGES_KEY, ()))
+        parent = values.pop(PARENT_KEY, None)
+        options = TranscribeOptions(**values) if job.kind == jobs.TRANSCRIBE else None
+        return cls(job.source, job.source_kind, job.media_id, job.owner_id, options, stages,
+                   job.transcript_id, parent)  # fmt: skip
+
+
 async def run_transcribe(rt: Runtime, delivery: Delivery, job_id: str) -> Job | None:
     """Run one transcribe job to its end. None when the job was not ours to run (finished,
     cancelled, or held by a live worker): redelivery is a no-op. Webhook deliveries for the
     outcome are created with it and enqueued after it is committed."""
+    return await _run_job(rt, delivery, job_id, _transcribe)
+
+
+async def run_refine(rt: Runtime, delivery: Delivery, job_id: str) -> Job | None:
+    """Run one refine job (stages on a stored transcript version), like a transcribe job."""
+    return await _run_job(rt, delivery, job_id, _refine)
+
+
+Body = Callable[[Runtime, "Lease", _Work], Awaitable[Job]]
+
+
+async def _run_job(rt: Runtime, delivery: Delivery, job_id: str, body: Body) -> Job | None:
     owner = jobs.this_owner()
     async with rt.db.session() as s:
         if not await jobs.claim(s, job_id, owner, rt.settings.lease_seconds):
             return None
         job = await jobs.get(s, job_id)
-        work = _Work(job.source, job.source_kind, job.media_id, job.owner_id,
-                     TranscribeOptions(**job.options))  # fmt: skip
-        attempts = job.attempts
+        work, attempts = _Work.of(job), job.attempts
     deadline = time.monotonic() + rt.settings.job_time_limit_seconds
     lease = Lease(rt, job_id, owner, work.source, deadline)
     try:
-        return await _run(rt, lease, work, attempts)
+        return await _run(rt, lease, work, attempts, body)
     finally:
         if lease.followups:
             await anyio.to_thread.run_sync(delivery.enqueue, lease.followups)
 
 
-@dataclasses.dataclass(frozen=True)
-class _Work:
-    source: str
-    source_kind: SourceKind
-    media_id: str | None
-    owner_id: str | None
-    options: TranscribeOptions
-
-
-async def _run(rt: Runtime, lease: Lease, work: _Work, attempts: int) -> Job | None:
+async def _run(rt: Runtime, lease: Lease, work: _Work, attempts: int, body: Body) -> Job | None:
     try:
-        return await _with_lease(lease, _transcribe(rt, lease, work))
+        return await _with_lease(lease, body(rt, lease, work))
     except errors.TimeLimitExceeded as exc:
         return await _finish_failed(rt, lease, exc.code, exc.message)
     except errors.JobAborted:
@@ -201,11 +238,14 @@ async def _with_lease(lease: Lease, work: Awaitable[T]) -> T:
 
 
 async def _succeed(
-    s: AsyncSession, lease: Lease, media: Media, transcript_id: str, cached: bool
+    rt: Runtime, lease: Lease, media_id: str, transcript_id: str, version: int, cached: bool
 ) -> Job:
-    job = await jobs.succeed(s, lease.job_id, lease.owner, media.id, transcript_id, cached)
-    lease.followups += await events.job_finished(s, job)
-    return job
+    async with rt.db.session() as s:
+        job = await jobs.succeed(
+            s, lease.job_id, lease.owner, media_id, transcript_id, cached, version
+        )
+        lease.followups += await events.job_finished(s, job)
+        return job
 
 
 async def _media(rt: Runtime, lease: Lease, work: _Work) -> tuple[Media, MediaProbe | None]:
@@ -228,27 +268,149 @@ async def _media(rt: Runtime, lease: Lease, work: _Work) -> tuple[Media, MediaPr
 
 
 async def _transcribe(rt: Runtime, lease: Lease, work: _Work) -> Job:
+    assert work.options is not None
     lease.report("probing", 0.0)
     media, probed = await _media(rt, lease, work)
-    async with rt.db.session() as s:
-        cached = await transcripts.find_cached(s, media.id, work.options)
+    steps = _Steps(lease, 1 + len(work.stages))
+    async with _MediaFile(rt, media, probed, work.source) as file:
+        async with rt.db.session() as s:
+            cached = await transcripts.find_cached(s, media.id, work.options)
         if cached is not None:
-            return await _succeed(s, lease, media, cached.id, True)
-    async with local_copy(rt.storage, media.storage_key) as path:
+            transcript_id, created = cached.id, False
+        else:
+            stored = await file.probe()
+            started = _Clock()
+            document = await _infer(rt, steps.next("transcribing"), stored, work.options)
+            async with rt.db.session() as s:
+                # Another worker may have finished the same recipe meanwhile: keep theirs.
+                transcript, created = await transcripts.save_basic(
+                    s, media, work.options, document, started.cost()
+                )
+                transcript_id = transcript.id
+                if created:
+                    lease.followups += await events.version_created(
+                        s, work.owner_id, transcript_id, 1, lease.job_id
+                    )
+        version, made = await _stages(rt, lease, work, file, transcript_id, 1, steps)
+    return await _succeed(rt, lease, media.id, transcript_id, version, not (created or made))
+
+
+async def _refine(rt: Runtime, lease: Lease, work: _Work) -> Job:
+    assert work.transcript_id is not None
+    assert work.parent_version is not None
+    lease.report("probing", 0.0)
+    media, _probed = await _media(rt, lease, work)
+    steps = _Steps(lease, len(work.stages))
+    async with _MediaFile(rt, media, None, work.source) as file:
+        version, made = await _stages(
+            rt, lease, work, file, work.transcript_id, work.parent_version, steps
+        )
+    return await _succeed(rt, lease, media.id, work.transcript_id, version, not made)
+
+
+async def _stages(
+    rt: Runtime,
+    lease: Lease,
+    work: _Work,
+    file: _MediaFile,
+    transcript_id: str,
+    parent: int,
+    steps: _Steps,
+) -> tuple[int, bool]:
+    """Run ``work.stages`` in order from version ``parent``, each on the previous one's output;
+    a stage already stored on that parent with the same recipe is reused. Returns the last
+    version and whether any was made now."""
+    made = False
+    for request in work.stages:
+        report = steps.next(request.stage)
+        async with rt.db.session() as s:
+            existing = await transcripts.find_stage(s, transcript_id, parent, request)
+            if existing is None:
+                _detail, document = await transcripts.parent_document(
+                    s, transcript_id, parent, None
+                )
+        if existing is not None:
+            parent = existing.version
+            continue
+        stored = await file.probe()
+        started = _Clock()
+        transcriber = transcriber_for(rt.settings)
+        refined = await anyio.to_thread.run_sync(
+            stages.run_stage, transcriber, request, stored, document, report
+        )
+        async with rt.db.session() as s:
+            row, created = await transcripts.save_stage(
+                s, transcript_id, parent, request, refined, started.cost()
+            )
+            if created:
+                lease.followups += await events.version_created(
+                    s, work.owner_id, transcript_id, row.version, lease.job_id
+                )
+        made = made or created
+        parent = row.version
+    return parent, made
+
+
+@dataclasses.dataclass
+class _Steps:
+    """Splits a job's progress evenly between its steps (the transcription, each stage)."""
+
+    lease: Lease
+    count: int
+    done: int = -1
+
+    def next(self, stage: str) -> Callable[[float], None]:
+        self.done += 1
+        base, share = self.done / max(self.count, 1), 1 / max(self.count, 1)
+        self.lease.report(stage, base)
+
+        def report(fraction: float) -> None:
+            self.lease.report(stage, min(base + share * fraction, _BEFORE_DONE))
+
+        return report
+
+
+class _Clock:
+    """Wall and process CPU seconds since it was made."""
+
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.monotonic(), time.process_time()
+
+    def cost(self) -> transcripts.Cost:
+        return transcripts.Cost(
+            wall_seconds=time.monotonic() - self.wall, cpu_seconds=time.process_time() - self.cpu
+        )
+
+
+class _MediaFile:
+    """The job's media as a local probed file, fetched (and probed) the first time it is used:
+    a job whose results are all stored already reads nothing."""
+
+    def __init__(self, rt: Runtime, media: Media, probed: MediaProbe | None, label: str) -> None:
+        self._rt, self._media, self._probed, self._label = rt, media, probed, label
+        self._copy: AbstractAsyncContextManager[Path] | None = None
+        self._stored: MediaProbe | None = None
+
+    async def __aenter__(self) -> _MediaFile:
+        return self
+
+    async def probe(self) -> MediaProbe:
+        if self._stored is not None:
+            return self._stored
+        self._copy = local_copy(self._rt.storage, self._media.storage_key)
+        path = await self._copy.__aenter__()
+        probed = self._probed
         if probed is None:
-            lim = Limits.of(rt.settings)
+            lim = Limits.of(self._rt.settings)
             probed = await anyio.to_thread.run_sync(
                 lambda: probe(path, max_bytes=lim.max_bytes, max_duration=lim.max_duration)
             )
-        stored = dataclasses.replace(probed, path=path, label=work.source)
-        document = await _infer(rt, lease, stored, work.options)
-    async with rt.db.session() as s:
-        # Another worker may have finished the same recipe meanwhile: keep theirs.
-        existing = await transcripts.find_cached(s, media.id, work.options)
-        if existing is not None:
-            return await _succeed(s, lease, media, existing.id, True)
-        transcript = await transcripts.save_basic(s, media, work.options, document)
-        return await _succeed(s, lease, media, transcript.id, False)
+        self._stored = dataclasses.replace(probed, path=path, label=self._label)
+        return self._stored
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._copy is not None:
+            await self._copy.__aexit__(None, None, None)
 
 
 @asynccontextmanager
@@ -263,12 +425,7 @@ async def local_copy(storage: Storage, key: str) -> AsyncIterator[Path]:
 
 
 async def _infer(
-    rt: Runtime, lease: Lease, media: MediaProbe, options: TranscribeOptions
+    rt: Runtime, report: Callable[[float], None], media: MediaProbe, options: TranscribeOptions
 ) -> TranscriptDocument:
     transcriber = transcriber_for(rt.settings)
-    lease.report("transcribing", 0.0)
-
-    def on_fraction(fraction: float) -> None:
-        lease.report("transcribing", fraction)
-
-    return await anyio.to_thread.run_sync(transcriber.transcribe, media, options, on_fraction)
+    return await anyio.to_thread.run_sync(transcriber.transcribe, media, options, report)

@@ -15,6 +15,7 @@ class EventType(StrEnum):
     JOB_SUCCEEDED = "job.succeeded"
     JOB_FAILED = "job.failed"
     JOB_CANCELLED = "job.cancelled"
+    TRANSCRIPT_VERSION_CREATED = "transcript.version_created"
     PING = "ping"
 
 

@@ -1,0 +1,179 @@
+"""Pipeline stages and presets, checked once for every edge, and how each stage runs.
+
+A *stage* turns a parent transcript version (and the media) into a new version; its *recipe* is
+its name and its checked options, and identifies its result: the same parent and recipe are
+stored once. ``basic`` is the first transcription (options: :class:`TranscribeOptions`); the
+others refine a stored version. A *preset* (``--pipeline v3``) names the stages that follow the
+first transcription; ``enhanced`` always runs last.
+
+Stage code is plain engine code (:mod:`trax.engine`); this module only names, checks and calls it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from trax import errors
+from trax.config import Settings
+from trax.engine.asr import Transcriber
+from trax.engine.audio import MediaProbe
+from trax.engine.result import TranscriptDocument
+
+BASIC, MULTIPASS, DIARIZED, ENHANCED = "basic", "multipass", "diarized", "enhanced"
+STAGES = (BASIC, MULTIPASS, DIARIZED, ENHANCED)
+#: The stages after the first transcription, per preset (enhanced last whenever it is in one).
+PRESETS: dict[str, tuple[str, ...]] = {
+    "v1": (),
+    "v2": (ENHANCED,),
+    "v3": (MULTIPASS,),
+    "v4": (MULTIPASS, DIARIZED),
+}
+#: Stages that refine a stored version and can run in this build.
+AVAILABLE = (MULTIPASS,)
+
+Scalar = str | int | float | bool | None
+#: Keys of a job's ``options`` that hold its stages and the version they start from.
+STAGES_KEY, PARENT_KEY = "stages", "parent_version"
+UNKNOWN_STAGE = "unknown stage {name!r}: choose one of {names}"
+NOT_AVAILABLE = "stage {name!r} is not available in this version of trax (available: {names})"
+FIRST_STAGE = "basic is the first transcription: transcribe the media again instead"
+UNKNOWN_PIPELINE = "unknown pipeline {name!r}: choose one of {names}"
+PIPELINE_NOT_AVAILABLE = "pipeline {name} needs the {stage} stage, which is not available yet"
+UNKNOWN_OPTION = "unknown option of stage {stage}; it has: {names}"
+BAD_OPTION = "{reason}"
+
+
+@dataclass(frozen=True)
+class StageRequest:
+    """A stage with its checked options: a recipe."""
+
+    stage: str
+    options: dict[str, Scalar]
+
+    @property
+    def recipe_key(self) -> str:
+        canonical = json.dumps([self.stage, self.options], sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"stage": self.stage, "options": self.options}
+
+    @classmethod
+    def from_dict(cls, value: Mapping[str, Any]) -> StageRequest:
+        return cls(stage=str(value["stage"]), options=dict(value.get("options") or {}))
+
+
+def _multipass(settings: Settings, options: Mapping[str, Any], trusted: bool) -> dict[str, Scalar]:
+    from trax.engine.multipass import MultipassOptions
+    from trax.transcripts.options import BEAM_RANGE, BEAM_SIZE_MAX, BEAM_SIZE_MIN, check_model
+
+    checked = _dataclass_options(MULTIPASS, MultipassOptions, options)
+    model = checked.get("model") or settings.multipass_model
+    if model is not None:
+        checked["model"] = check_model(settings, str(model), trusted=trusted, field="options.model")
+    beam = checked.get("beam_size")
+    if isinstance(beam, int) and not BEAM_SIZE_MIN <= beam <= BEAM_SIZE_MAX:
+        reason = BEAM_RANGE.format(low=BEAM_SIZE_MIN, high=BEAM_SIZE_MAX, value=beam)
+        raise errors.InvalidOptionError("options.beam_size", reason)
+    return MultipassOptions(**checked).as_dict()  # defaults filled in: the recipe is complete
+
+
+def _dataclass_options(stage: str, cls: type[Any], options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` checked against the fields of the stage's options dataclass (strict types)."""
+    from pydantic import TypeAdapter, ValidationError
+
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in options:
+        if key not in names:
+            reason = UNKNOWN_OPTION.format(stage=stage, names=", ".join(names))
+            raise errors.InvalidOptionError(f"options.{key}", reason)
+    try:
+        value = TypeAdapter(cls).validate_python(dict(options), strict=True)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in ("options", *first["loc"]))
+        raise errors.InvalidOptionError(field, BAD_OPTION.format(reason=first["msg"])) from exc
+    return {k: v for k, v in dataclasses.asdict(value).items() if k in options}
+
+
+_CHECKS: dict[str, Callable[[Settings, Mapping[str, Any], bool], dict[str, Scalar]]] = {
+    MULTIPASS: _multipass,
+}
+
+
+def stage_request(
+    settings: Settings, stage: str, options: Mapping[str, Any] | None = None, *, trusted: bool
+) -> StageRequest:
+    """A checked stage and options; :class:`~trax.errors.InvalidOptionError` names what is
+    wrong. ``trusted``: the operator (CLI), who may name any model."""
+    name = stage.strip().lower()
+    if name not in STAGES:
+        raise errors.InvalidOptionError(
+            "stage", UNKNOWN_STAGE.format(name=stage[:40], names=", ".join(AVAILABLE))
+        )
+    if name == BASIC:
+        raise errors.InvalidOptionError("stage", FIRST_STAGE)
+    if name not in AVAILABLE:
+        raise errors.InvalidOptionError(
+            "stage", NOT_AVAILABLE.format(name=name, names=", ".join(AVAILABLE))
+        )
+    return StageRequest(name, _CHECKS[name](settings, options or {}, trusted))
+
+
+def pipeline_stages(
+    settings: Settings, pipeline: str | None, *, trusted: bool
+) -> list[StageRequest]:
+    """The stages a preset runs after the first transcription (none for ``v1``/None)."""
+    if pipeline is None or not pipeline.strip():
+        return []
+    name = pipeline.strip().lower()
+    if name not in PRESETS:
+        raise errors.InvalidOptionError(
+            "pipeline", UNKNOWN_PIPELINE.format(name=pipeline[:40], names=", ".join(PRESETS))
+        )
+    for stage in PRESETS[name]:
+        if stage not in AVAILABLE:
+            raise errors.InvalidOptionError(
+                "pipeline", PIPELINE_NOT_AVAILABLE.format(name=name, stage=stage)
+            )
+    return [stage_request(settings, stage, trusted=trusted) for stage in PRESETS[name]]
+
+
+def job_options(
+    base: Mapping[str, Any], requests: Sequence[StageRequest], parent_version: int | None = None
+) -> dict[str, Any]:
+    """A job's ``options``: ``base`` (the transcription's), plus the stages to run after it
+    and the version they start from. Without stages it is ``base`` alone, so a v1 job is the
+    same request as before stages existed."""
+    options = dict(base)
+    if requests:
+        options[STAGES_KEY] = [r.as_dict() for r in requests]
+    if parent_version is not None:
+        options[PARENT_KEY] = parent_version
+    return options
+
+
+ProgressFn = Callable[[float], None]
+
+
+def run_stage(
+    transcriber: Transcriber,
+    request: StageRequest,
+    media: MediaProbe,
+    parent: TranscriptDocument,
+    progress: ProgressFn | None = None,
+) -> TranscriptDocument:
+    """Run one refining stage (blocking: call it in a worker thread)."""
+    if request.stage == MULTIPASS:
+        from trax.engine.multipass import MultipassOptions, refine
+
+        options: dict[str, Any] = dict(request.options)
+        return refine(transcriber, media, parent, MultipassOptions(**options), progress)
+    raise errors.InvalidOptionError(
+        "stage", NOT_AVAILABLE.format(name=request.stage, names=", ".join(AVAILABLE))
+    )
