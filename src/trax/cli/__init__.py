@@ -11,7 +11,8 @@ import click
 
 from trax.cli.delete import delete
 from trax.cli.jobs import jobs_group
-from trax.cli.library import db, export, list_command, models, show
+from trax.cli.library import db, diff, export, list_command, models, show
+from trax.cli.refine import refine
 from trax.cli.serve import serve
 from trax.cli.transcribe import transcribe
 from trax.cli.users import apikeys, users
@@ -35,6 +36,8 @@ for command in (
     list_command,
     show,
     export,
+    refine,
+    diff,
     delete,
     models,
     jobs_group,

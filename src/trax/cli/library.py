@@ -68,9 +68,13 @@ def list_command(as_json: bool, limit: int) -> None:
 @click.command()
 @click.argument("transcript_id")
 @click.option("--version", "version", type=int, help="Version number (default: newest).")
+@click.option("--versions", "list_versions", is_flag=True, help="List every version instead.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole record as JSON.")
-def show(transcript_id: str, version: int | None, as_json: bool) -> None:
-    """Show one transcript (any unique prefix of its id will do)."""
+def show(transcript_id: str, version: int | None, list_versions: bool, as_json: bool) -> None:
+    """Show one transcript (any unique prefix of its id will do), or its versions."""
+    if list_versions:
+        run(lambda: _show_versions(transcript_id, as_json))
+        return
 
     async def body() -> None:
         from trax.config import get_settings
@@ -90,7 +94,82 @@ def show(transcript_id: str, version: int | None, as_json: bool) -> None:
             highlight=False,
         )
         for seg in doc.segments:
-            console.print(f"[dim][{seg.start:8.2f} → {seg.end:8.2f}][/] {seg.text.strip()}")
+            lang = f" [cyan]{seg.language}[/]" if seg.language else ""
+            console.print(f"[dim][{seg.start:8.2f} → {seg.end:8.2f}][/]{lang} {seg.text.strip()}")
+
+    run(body)
+
+
+async def _show_versions(transcript_id: str, as_json: bool) -> None:
+    from pydantic import TypeAdapter
+    from rich import box
+
+    from trax.cli.tables import fitted_table
+    from trax.config import get_settings
+    from trax.runtime import open_runtime
+    from trax.transcripts import service
+    from trax.transcripts.schemas import VersionSummary
+
+    async with open_runtime(get_settings()) as rt, rt.db.session() as s:
+        items = await service.list_versions(s, transcript_id)
+    if as_json:
+        echo_json(TypeAdapter(list[VersionSummary]).dump_json(items, indent=2).decode())
+        return
+    table = fitted_table(box.SIMPLE_HEAD)
+    for col in ("v", "stage", "from", "model", "lang", "words", "wall", "cpu", "cost", "created"):
+        table.add_column(col, no_wrap=True, overflow="ellipsis")
+    for v in items:
+        table.add_row(
+            str(v.version),
+            v.stage,
+            f"v{v.parent_version}" if v.parent_version else "",
+            v.model,
+            v.language,
+            str(v.words or 0),
+            f"{v.wall_seconds:.1f}s" if v.wall_seconds is not None else "",
+            f"{v.cpu_seconds:.1f}s" if v.cpu_seconds is not None else "",
+            f"${v.cost_usd:.4f}" if v.cost_usd is not None else "",
+            v.created_at.astimezone().strftime("%Y-%m-%d %H:%M"),
+        )
+    console.print(table)
+
+
+@click.command()
+@click.argument("transcript_id")
+@click.argument("a", type=int)
+@click.argument("b", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON.")
+def diff(transcript_id: str, a: int, b: int, as_json: bool) -> None:
+    """Show the word-level changes from version A to version B of a transcript.
+
+    \b
+    Example:
+      trax diff 3f2a 1 2
+    """
+
+    async def body() -> None:
+        from trax.config import get_settings
+        from trax.runtime import open_runtime
+        from trax.transcripts import service
+
+        async with open_runtime(get_settings()) as rt, rt.db.session() as s:
+            changes = await service.diff_versions(s, transcript_id, a, b)
+        if as_json:
+            echo_json(changes.model_dump_json(indent=2))
+            return
+        console.print(
+            f"v{a} → v{b}: {len(changes.changes)} change(s); {changes.unchanged} of "
+            f"{changes.words_a} words unchanged, {changes.words_b} words now",
+            highlight=False,
+        )
+        for c in changes.changes:
+            parts = [f"[dim][{c.start:8.2f} → {c.end:8.2f}][/]"]
+            parts += [f"[red]- {escape(c.old)}[/]"] if c.old else []
+            parts += [f"[green]+ {escape(c.new)}[/]"] if c.new else []
+            parts += [f"[dim]({', '.join(c.reasons)})[/]"] if c.reasons else []
+            console.print(" ".join(parts), highlight=False)
+
+    from rich.markup import escape
 
     run(body)
 

@@ -132,7 +132,7 @@ async def follow(rt: Runtime, queue: Queue, job_ids: list[str], verb: str, wait:
 
 def print_outcome(finished: list[Job]) -> int:
     """Why each failed job failed, then the counts; returns how many failed."""
-    failures = [j for j in finished if j.transcript_id is None]
+    failures = [j for j in finished if j.status is not JobStatus.SUCCEEDED]
     for job in failures:
         message = job.error_message or job.status.value
         err_console.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)

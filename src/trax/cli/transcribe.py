@@ -39,6 +39,12 @@ FORMATS = ("json", "txt", "srt", "vtt")
 @click.option("--prompt", "initial_prompt", help="Initial prompt: context, names, spelling.")
 @click.option("--hotwords", help="Words or names to favour, e.g. a product name.")
 @click.option(
+    "--pipeline",
+    metavar="v1|v2|v3|v4",
+    help="Stages after the first transcription: v1 none, v3 multipass (re-decodes weak "
+    "regions). Each stage is stored as a new version.  [default: v1]",
+)
+@click.option(
     "--format",
     "formats",
     default=",".join(FORMATS),
@@ -72,6 +78,7 @@ def transcribe(
     output_dir: Path,
     report: Path | None,
     wait: bool,
+    pipeline: str | None,
     **decoding: Any,
 ) -> None:
     """Transcribe media files and directories (searched recursively).
@@ -85,10 +92,13 @@ def transcribe(
       trax transcribe talk.mp4
       trax transcribe recordings/ --model tiny.en --format srt,vtt --output-dir captions/
       trax transcribe interview.mp3 --model base --task translate --hotwords Trax
+      trax transcribe noisy-call.wav --pipeline v3
     """
     given = {k: v for k, v in decoding.items() if v is not None}
     failed = run(
-        lambda: _transcribe(paths, model, language, given, formats, output_dir, report, wait)
+        lambda: _transcribe(
+            paths, model, language, given, formats, output_dir, report, wait, pipeline
+        )
     )
     raise SystemExit(1 if failed else 0)
 
@@ -102,6 +112,7 @@ async def _transcribe(
     output_dir: Path,
     report: Path | None,
     wait: bool,
+    pipeline: str | None = None,
 ) -> int:
     import anyio.to_thread
 
@@ -112,9 +123,11 @@ async def _transcribe(
     from trax.jobs import batch
     from trax.media import sources
     from trax.transcripts.options import transcribe_options
+    from trax.transcripts.stages import pipeline_stages
 
     settings = get_settings()
     options = transcribe_options(settings, trusted=True, model=model, language=language, **decoding)
+    stages = pipeline_stages(settings, pipeline, trusted=True)
     await anyio.to_thread.run_sync(_check_model, settings, options)
     found = await anyio.to_thread.run_sync(sources.expand, paths)
     for skipped in found.skipped:
@@ -127,7 +140,7 @@ async def _transcribe(
         err_console.print("[yellow]no media files found[/]")
         return 0
     async with job_runtime(settings) as (rt, queue):
-        submitted = await batch.submit(rt, queue, found.inputs, options)
+        submitted = await batch.submit(rt, queue, found.inputs, options, stages)
         finished = await run_or_enqueue(rt, queue, submitted, wait)
         if finished is None:
             _print_queued(submitted)
@@ -163,7 +176,7 @@ async def _write_exports(
         if job.transcript_id is None:
             continue
         async with rt.db.session() as s:
-            detail = await transcripts.get_transcript(s, job.transcript_id)
+            detail = await transcripts.get_transcript(s, job.transcript_id, job.transcript_version)
         stem = _unique_stem(Path(job.source).stem, stems)
         written[job.id] = write_exports(detail.document, formats, output_dir, stem)
     return written

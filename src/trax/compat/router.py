@@ -26,6 +26,7 @@ from trax.queue import Queue
 from trax.runtime import Runtime
 from trax.transcripts import service as transcripts
 from trax.transcripts.options import offered_models, transcribe_options
+from trax.transcripts.stages import pipeline_stages
 from trax.unit_of_work import unit_of_work
 from trax.users.models import User
 
@@ -56,6 +57,8 @@ class AudioForm(BaseModel):
     response_format: ResponseFormat = ResponseFormat.JSON
     temperature: float = Field(default=0.0, ge=0, le=1)
     granularities: list[Granularity] = Field(default=[], alias="timestamp_granularities[]")
+    #: Trax's extra field: a pipeline preset (v1, v3 …); OpenAI clients never send it.
+    pipeline: str | None = None
 
     @classmethod
     def parse(cls, fields: dict[str, list[str]]) -> AudioForm:
@@ -78,6 +81,10 @@ def _form_schema(*, language: bool) -> dict[str, Any]:
         "prompt": {"type": "string"},
         "response_format": {"type": "string", "enum": [f.value for f in ResponseFormat]},
         "temperature": {"type": "number", "minimum": 0, "maximum": 1},
+        "pipeline": {
+            "type": "string",
+            "description": "Trax only: stages after the first transcription (v1, v3).",
+        },
     }
     if language:
         properties["language"] = {"type": "string"}
@@ -102,11 +109,12 @@ async def _transcribe(task: str, request: Request, user: User, rt: Runtime, q: Q
         language = form.language if task == "transcribe" else None
         options = transcribe_options(rt.settings, trusted=False, model=name, language=language,
                                      task=task, initial_prompt=form.prompt)  # fmt: skip
+        stages = pipeline_stages(rt.settings, form.pipeline, trusted=False)
         staged = await media_service.stage_received(rt, received.path)
         async with unit_of_work(rt.db, q) as uow:
             media = await media_service.ingest_received(uow.session, rt.storage, staged, user.id,
                                                         None)  # fmt: skip
-            job_id = (await control.submit_media(uow, media, options, user.id)).id
+            job_id = (await control.submit_media(uow, media, options, user.id, stages)).id
     finally:
         await received.discard()
     (done,) = await batch.wait(rt, [job_id])
@@ -115,7 +123,8 @@ async def _transcribe(task: str, request: Request, user: User, rt: Runtime, q: Q
         body = {"error": {"code": done.error_kind, "message": done.error_message, "details": None}}
         return JSONResponse(body, status_code=status)
     async with rt.db.session() as s:
-        doc = (await transcripts.get_transcript(s, done.transcript_id)).document
+        detail = await transcripts.get_transcript(s, done.transcript_id, done.transcript_version)
+        doc = detail.document
     return _respond(doc, task, form.response_format, [g.value for g in form.granularities])
 
 

@@ -19,6 +19,7 @@ from trax.jobs import service as jobs
 from trax.jobs.models import Job
 from trax.jobs.recovery import Reconciler, recover
 from trax.runtime import Runtime
+from trax.transcripts.stages import StageRequest
 from trax.unit_of_work import unit_of_work
 
 POLL_SECONDS = 0.5
@@ -28,13 +29,17 @@ WatchFn = Callable[[list[Job]], None]
 
 
 async def submit(
-    rt: Runtime, queue: Reconciler, inputs: Sequence[Path], options: TranscribeOptions
+    rt: Runtime,
+    queue: Reconciler,
+    inputs: Sequence[Path],
+    options: TranscribeOptions,
+    stages: Sequence[StageRequest] = (),
 ) -> list[Job]:
     """Record one job per input (reusing unfinished ones), commit, then enqueue the new ones.
     Reused jobs that a killed run left behind (no broker holds them, or their worker is gone)
     are delivered again: this is how re-running a batch resumes it."""
     async with unit_of_work(rt.db, queue) as uow:
-        batch, reused = await control.submit_paths(uow, inputs, options)
+        batch, reused = await control.submit_paths(uow, inputs, options, stages)
     if reused:
         await recover(rt, queue, grace_seconds=0, only=[j.id for j in reused])
     return batch

@@ -16,13 +16,16 @@ from trax.jobs.schemas import JobView
 from trax.media import service as media_service
 from trax.pagination import Page
 from trax.transcripts import service as transcripts
+from trax.transcripts.diff import VersionDiff
 from trax.transcripts.options import transcribe_options
 from trax.transcripts.schemas import (
+    StageCreate,
     TranscriptDetail,
     TranscriptionRequest,
     TranscriptSummary,
     VersionSummary,
 )
+from trax.transcripts.stages import pipeline_stages, stage_request
 
 router = APIRouter(prefix="/api/v1", tags=["transcripts"])
 Version = Annotated[
@@ -54,8 +57,9 @@ async def create_transcription(
         initial_prompt=body.initial_prompt,
         hotwords=body.hotwords,
     )
+    stages = pipeline_stages(rt.settings, body.pipeline, trusted=False)
     media = await media_service.get_media(uow.session, body.media_id, user.id)
-    return JobView.model_validate(await control.submit_media(uow, media, options, user.id))
+    return JobView.model_validate(await control.submit_media(uow, media, options, user.id, stages))
 
 
 @router.get("/transcripts")
@@ -80,8 +84,34 @@ async def get_transcript(
 
 @router.get("/transcripts/{transcript_id}/versions")
 async def list_versions(transcript_id: str, user: CurrentUser, uow: UoW) -> list[VersionSummary]:
-    """Every version of a transcript: one per pipeline stage, oldest first."""
+    """Every version of a transcript, oldest first, with its provenance: the stage, the version
+    it refined, its options, library versions, and the wall/CPU seconds and cost it took."""
     return await transcripts.list_versions(uow.session, transcript_id, user.id)
+
+
+@router.post("/transcripts/{transcript_id}/stages", status_code=status.HTTP_202_ACCEPTED)
+async def create_stage(
+    transcript_id: str, body: StageCreate, user: CurrentUser, rt: Rt, uow: UoW
+) -> JobView:
+    """Run a pipeline stage on a version (default: the newest); answers 202 with the job. Its
+    output becomes a new version (``transcript.version_created``); the same stage and options
+    on the same version are reused. A bad stage or option is 422 at once, naming it."""
+    request = stage_request(rt.settings, body.stage, body.options, trusted=False)
+    job = await control.submit_stages(uow, transcript_id, [request], body.parent_version, user.id)
+    return JobView.model_validate(job)
+
+
+@router.get("/transcripts/{transcript_id}/diff")
+async def diff_versions(
+    transcript_id: str,
+    user: CurrentUser,
+    uow: UoW,
+    a: Annotated[int, Query(ge=1, le=2**31 - 1, description="The older version.")],
+    b: Annotated[int, Query(ge=1, le=2**31 - 1, description="The newer version.")],
+) -> VersionDiff:
+    """Word-level changes from version ``a`` to version ``b``, with the times and, where a
+    stage re-decoded the audio, why."""
+    return await transcripts.diff_versions(uow.session, transcript_id, a, b, user.id)
 
 
 @router.get(

@@ -74,3 +74,22 @@ class TranscriptionRequest(BaseModel):
     hotwords: str | None = Field(
         default=None, max_length=2000, description="Words to bias decoding towards (names, jargon)."
     )
+    pipeline: str | None = Field(
+        default=None,
+        max_length=8,
+        description="Stages after the first transcription, each stored as a version: v1 (none), "
+        "v3 (multipass: weak regions decoded again).",
+        examples=["v1", "v3"],
+    )
+
+
+class StageCreate(BaseModel):
+    """Run a stage on a stored version of the transcript (default: the newest)."""
+
+    stage: str = Field(max_length=32, examples=["multipass"])
+    options: dict[str, str | int | float | bool | None] = Field(
+        default_factory=dict, description="The stage's options (multipass: model, beam_size)."
+    )
+    parent_version: int | None = Field(
+        default=None, ge=1, le=2**31 - 1, description="The version to refine; default: newest."
+    )

@@ -14,6 +14,7 @@ from trax.engine.result import TranscriptDocument
 from trax.media.models import Media
 from trax.pagination import PageRequest, paged
 from trax.transcripts import repository
+from trax.transcripts.diff import VersionDiff, diff
 from trax.transcripts.models import Transcript, TranscriptVersion
 from trax.transcripts.schemas import TranscriptDetail, TranscriptSummary, VersionSummary
 from trax.transcripts.stages import StageRequest
@@ -223,3 +224,12 @@ async def version_summary(
         if row.version == version:
             return _version_summary(row)
     raise errors.NotFoundError(VERSION_NOT_FOUND.format(ref=transcript_id, version=version))
+
+
+async def diff_versions(
+    session: AsyncSession, ref: str, a: int, b: int, owner_id: str | None = None
+) -> VersionDiff:
+    """Word-level changes from version ``a`` to version ``b`` of a transcript."""
+    old = await get_transcript(session, ref, a, owner_id)
+    new = await get_transcript(session, old.id, b, owner_id)
+    return diff(old.id, a, old.document, b, new.document)

@@ -14,15 +14,18 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trax import errors
 from trax.config import Settings
-from trax.engine.asr import Transcriber
-from trax.engine.audio import MediaProbe
-from trax.engine.result import TranscriptDocument
+
+if TYPE_CHECKING:  # the engine is imported only where a stage runs
+    from trax.engine.asr import Transcriber
+    from trax.engine.audio import MediaProbe
+    from trax.engine.result import TranscriptDocument
 
 BASIC, MULTIPASS, DIARIZED, ENHANCED = "basic", "multipass", "diarized", "enhanced"
 STAGES = (BASIC, MULTIPASS, DIARIZED, ENHANCED)
@@ -84,21 +87,23 @@ def _multipass(settings: Settings, options: Mapping[str, Any], trusted: bool) ->
 
 
 def _dataclass_options(stage: str, cls: type[Any], options: Mapping[str, Any]) -> dict[str, Any]:
-    """``options`` checked against the fields of the stage's options dataclass (strict types)."""
+    """``options`` checked against the fields of the stage's options dataclass (strict types:
+    ``"8"`` is not a beam size)."""
     from pydantic import TypeAdapter, ValidationError
 
+    hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
-    for key in options:
+    checked: dict[str, Any] = {}
+    for key, value in options.items():
         if key not in names:
             reason = UNKNOWN_OPTION.format(stage=stage, names=", ".join(names))
             raise errors.InvalidOptionError(f"options.{key}", reason)
-    try:
-        value = TypeAdapter(cls).validate_python(dict(options), strict=True)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in ("options", *first["loc"]))
-        raise errors.InvalidOptionError(field, BAD_OPTION.format(reason=first["msg"])) from exc
-    return {k: v for k, v in dataclasses.asdict(value).items() if k in options}
+        try:
+            checked[key] = TypeAdapter(hints[key]).validate_python(value, strict=True)
+        except ValidationError as exc:
+            reason = BAD_OPTION.format(reason=exc.errors()[0]["msg"])
+            raise errors.InvalidOptionError(f"options.{key}", reason) from exc
+    return checked
 
 
 _CHECKS: dict[str, Callable[[Settings, Mapping[str, Any], bool], dict[str, Scalar]]] = {
