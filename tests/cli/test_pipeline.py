@@ -44,7 +44,8 @@ def test_v3_stores_a_version_chain_and_reuses_what_is_stored(
     assert basic["options"]["model"] == "tiny.en"
     assert refined["options"]["beam_size"] >= 1
     assert {"faster-whisper", "ctranslate2"} <= set(refined["engine"])
-    assert refined["wall_seconds"] is not None and refined["cpu_seconds"] is not None
+    assert refined["wall_seconds"] is not None
+    assert refined["cpu_seconds"] is not None
     # The exports are of the pipeline's last version.
     exported = json.loads((out / "jfk.json").read_text())
     assert exported["provenance"]["stage"] == "multipass"
