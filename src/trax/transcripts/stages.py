@@ -76,9 +76,12 @@ def _multipass(settings: Settings, options: Mapping[str, Any], trusted: bool) ->
     from trax.transcripts.options import BEAM_RANGE, BEAM_SIZE_MAX, BEAM_SIZE_MIN, check_model
 
     checked = _dataclass_options(MULTIPASS, MultipassOptions, options)
-    model = checked.get("model") or settings.multipass_model
-    if model is not None:
-        checked["model"] = check_model(settings, str(model), trusted=trusted, field="options.model")
+    if checked.get("model") is not None:
+        checked["model"] = check_model(
+            settings, str(checked["model"]), trusted=trusted, field="options.model"
+        )
+    else:  # the operator's choice: trusted
+        checked["model"] = settings.multipass_model
     beam = checked.get("beam_size")
     if isinstance(beam, int) and not BEAM_SIZE_MIN <= beam <= BEAM_SIZE_MAX:
         reason = BEAM_RANGE.format(low=BEAM_SIZE_MIN, high=BEAM_SIZE_MAX, value=beam)
