@@ -66,9 +66,23 @@ def test_the_openai_client_works_unchanged(
                                                       response_format="srt")  # fmt: skip
     assert list(srt.parse(str(captions)))
     assert [m.id for m in client.models.list()][:2] == ["whisper-1", "tiny.en"]
+    with (media / "jfk.flac").open("rb") as audio:  # Trax's extra field, through the SDK
+        refined = client.audio.transcriptions.create(
+            model="tiny.en", file=audio, extra_body={"pipeline": "v3"}
+        )
+    assert words_of(refined.text) == words_of(jfk_text)
     with httpx.Client(base_url=server, timeout=30) as http:
         mine = http.get("/api/v1/transcripts", headers={"Authorization": f"Bearer {key}"})
         assert [t["filename"] for t in mine.json()["items"]] == ["jfk.flac"]  # the key's owner's
+        assert [(t["version"], t["stage"]) for t in mine.json()["items"]] == [(2, "multipass")]
+        unknown = http.post(
+            "/v1/audio/transcriptions",
+            headers={"Authorization": f"Bearer {key}"},
+            files={"file": ("jfk.flac", (media / "jfk.flac").read_bytes())},
+            data={"pipeline": "v9"},
+        )
+        assert unknown.status_code == 422
+        assert unknown.json()["error"]["details"][0]["loc"] == ["pipeline"]
         wrong = http.post(
             "/v1/audio/transcriptions",
             headers={"Authorization": f"Bearer {key}"},
