@@ -9,10 +9,18 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from trax import errors
-from trax.engine.audio import SAMPLE_RATE, decode_windows, is_media, probe, sha256_file
+from trax.engine.audio import (
+    SAMPLE_RATE,
+    decode_ranges,
+    decode_windows,
+    is_media,
+    probe,
+    sha256_file,
+)
 
 BIG = 10**10
 LONG = 10**6
@@ -112,3 +120,16 @@ def test_is_media_judges_content_not_extension(tmp_path: Path, media: Path) -> N
 def test_sha256_is_streamed_and_exact(media: Path) -> None:
     path = media / "apollo11.mp3"
     assert sha256_file(path, chunk_bytes=4096) == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_ranges_hold_exactly_the_samples_of_the_windows(media: Path) -> None:
+    p = probe(media / "multilingual.mp3", max_bytes=BIG, max_duration=LONG)
+    whole = np.concatenate([w.samples for w in decode_windows(p, window_seconds=7,
+                                                              max_duration=LONG)])  # fmt: skip
+    ranges = [(0.0, 1.0), (1.0, 1.5), (10.3, 40.7), (59.0, 70.0), (80.0, 81.0)]
+    got = list(decode_ranges(p, ranges, max_duration=LONG))
+    assert len(got) == len(ranges)
+    for (start, end), audio in zip(ranges, got, strict=True):
+        expected = whole[round(start * SAMPLE_RATE) : round(end * SAMPLE_RATE)]
+        assert np.array_equal(audio, expected)
+    assert len(got[-1]) == 0  # past the end

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trax import errors
 from trax.engine.audio import AudioWindow, MediaProbe, decode_windows
@@ -25,6 +25,9 @@ from trax.engine.batching import InferenceScheduler, SchedulerClosedError, Secon
 from trax.engine.models import MODELS, LoadOptions, ModelCache, ModelRef, resolve
 from trax.engine.options import TranscribeOptions
 from trax.engine.result import SENTENCE_END, Provenance, Segment, TranscriptDocument, Word
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
 
 #: Whisper's own rule for a segment that is silence, not speech.
 _NO_SPEECH_PROB = 0.6
@@ -88,6 +91,13 @@ class Transcriber:
                 )
                 self._schedulers[ref.location] = current
             return current
+
+    def whisper(self, model: str) -> WhisperModel:
+        """The loaded ``WhisperModel`` for sequential decoding (``model.transcribe``), from the
+        same cache and load options as the schedulers. CTranslate2 models accept concurrent calls
+        from several threads, so this may be used beside the model's scheduler."""
+        cfg = self._config
+        return self._cache.get(resolve(model, cfg.model_cache_dir), cfg.load, cfg.model_cache_dir)
 
     def _idle(self, ref: ModelRef, scheduler: InferenceScheduler) -> None:
         with self._lock:
@@ -154,7 +164,7 @@ class Transcriber:
                     vad=options.vad,
                     on_progress=on_progress,
                 )
-                found = list(_convert(result.segments, window.offset))
+                found = list(convert_segments(result.segments, window.offset))
             except SchedulerClosedError:
                 continue  # it went idle between windows: the next call starts a new one
             except (RuntimeError, ValueError) as exc:
@@ -190,8 +200,11 @@ def _fallback_language(multilingual: bool, options: TranscribeOptions) -> str:
     return "und" if multilingual else "en"
 
 
-def _convert(raw: Iterable[Any], offset: float) -> Iterator[Segment]:
-    """faster-whisper segments (one per ≤ 30 s chunk in batched mode) → phrase-level segments."""
+def convert_segments(raw: Iterable[Any], offset: float) -> Iterator[Segment]:
+    """faster-whisper segments (one per ≤ 30 s chunk in batched mode) → phrase-level segments.
+
+    Times are shifted by ``offset`` seconds; segments Whisper judges silent are left out.
+    """
     for seg in raw:
         silent = seg.no_speech_prob > _NO_SPEECH_PROB and seg.avg_logprob < _LOW_LOGPROB
         if not seg.text.strip() or silent:
@@ -205,18 +218,20 @@ def _convert(raw: Iterable[Any], offset: float) -> Iterator[Segment]:
             )
             for w in (seg.words or ())
         ]
-        scores: dict[str, Any] = {
-            "avg_logprob": round(float(seg.avg_logprob), 4),
-            "no_speech_prob": round(float(seg.no_speech_prob), 4),
-        }
-        if not words:
-            start, end = round(offset + seg.start, 3), round(offset + seg.end, 3)
-            yield Segment(id=0, start=start, end=end, text=seg.text, words=(), **scores)
-            continue
-        for phrase in _phrases(words):
-            text = "".join(w.text for w in phrase)
+        logprob, no_speech = round(float(seg.avg_logprob), 4), round(float(seg.no_speech_prob), 4)
+        phrases = list(_phrases(words)) if words else [()]
+        for phrase in phrases:
+            start = phrase[0].start if phrase else round(offset + seg.start, 3)
+            end = phrase[-1].end if phrase else round(offset + seg.end, 3)
+            text = "".join(w.text for w in phrase) if phrase else seg.text
             yield Segment(
-                id=0, start=phrase[0].start, end=phrase[-1].end, text=text, words=phrase, **scores
+                id=0,
+                start=start,
+                end=end,
+                text=text,
+                words=phrase,
+                avg_logprob=logprob,
+                no_speech_prob=no_speech,
             )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,6 +152,42 @@ def decode_windows(
         pending, pending_len = [rest], len(rest)
     if pending_len:
         yield AudioWindow(offset=offset / SAMPLE_RATE, samples=np.concatenate(pending))
+
+
+def decode_ranges(
+    media: MediaProbe, ranges: Sequence[tuple[float, float]], *, max_duration: float
+) -> Iterator[AudioArray]:
+    """The 16 kHz mono audio of each ``(start, end)`` range in seconds, in order.
+
+    ``ranges`` must be sorted and must not overlap. The file is streamed once, as by
+    :func:`decode_windows`, and only the samples inside a range are kept: memory is bounded by the
+    longest range, and the samples are exactly those the windows held.
+    """
+    bounds = [(round(a * SAMPLE_RATE), round(b * SAMPLE_RATE)) for a, b in ranges]
+    if not bounds:
+        return
+    index, position = 0, 0
+    kept: list[AudioArray] = []
+    for chunk in _decode_chunks(media, max_duration):
+        end_of_chunk = position + len(chunk)
+        while index < len(bounds):
+            first, last = bounds[index]
+            if first < end_of_chunk and last > position:
+                kept.append(chunk[max(first - position, 0) : last - position])
+            if last > end_of_chunk:
+                break
+            yield _joined(kept)
+            index, kept = index + 1, []
+        if index == len(bounds):
+            return
+        position = end_of_chunk
+    for _ in range(index, len(bounds)):  # ranges past the end of the audio
+        yield _joined(kept)
+        kept = []
+
+
+def _joined(parts: list[AudioArray]) -> AudioArray:
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
 
 
 def _decode_chunks(media: MediaProbe, max_duration: float) -> Iterator[AudioArray]:
