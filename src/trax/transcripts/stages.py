@@ -73,7 +73,14 @@ class StageRequest:
 
 def _multipass(settings: Settings, options: Mapping[str, Any], trusted: bool) -> dict[str, Scalar]:
     from trax.engine.multipass import MultipassOptions
-    from trax.transcripts.options import BEAM_RANGE, BEAM_SIZE_MAX, BEAM_SIZE_MIN, check_model
+    from trax.transcripts.options import (
+        BEAM_RANGE,
+        BEAM_SIZE_MAX,
+        BEAM_SIZE_MIN,
+        MAX_PROMPT_CHARS,
+        PROMPT_TOO_LONG,
+        check_model,
+    )
 
     checked = _dataclass_options(MULTIPASS, MultipassOptions, options)
     if checked.get("model") is not None:
@@ -82,6 +89,10 @@ def _multipass(settings: Settings, options: Mapping[str, Any], trusted: bool) ->
         )
     else:  # the operator's choice: trusted
         checked["model"] = settings.multipass_model
+    hotwords = checked.get("hotwords")
+    if isinstance(hotwords, str) and len(hotwords) > MAX_PROMPT_CHARS:
+        reason = PROMPT_TOO_LONG.format(length=len(hotwords), limit=MAX_PROMPT_CHARS)
+        raise errors.InvalidOptionError("options.hotwords", reason)
     beam = checked.get("beam_size")
     if isinstance(beam, int) and not BEAM_SIZE_MIN <= beam <= BEAM_SIZE_MAX:
         reason = BEAM_RANGE.format(low=BEAM_SIZE_MIN, high=BEAM_SIZE_MAX, value=beam)
