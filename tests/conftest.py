@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 import uuid
+import wave
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -103,6 +104,7 @@ def derived(tmp_path_factory: pytest.TempPathFactory, media: Path) -> dict[str, 
         "noise": out / "noise.wav",
         "tone": out / "tone.wav",
         "long": out / "long.mp3",
+        "reversed": out / "reversed.wav",
     }
     ffmpeg("-f", "lavfi", "-i", "color=c=black:s=64x64:d=11", "-i", str(jfk), "-shortest",
            "-c:v", "libx264", "-c:a", "aac", str(files["video"]))  # fmt: skip
@@ -116,6 +118,7 @@ def derived(tmp_path_factory: pytest.TempPathFactory, media: Path) -> dict[str, 
     ffmpeg("-f", "lavfi", "-i", "anoisesrc=d=20:c=white:r=16000:a=0.3", str(files["noise"]))
     ffmpeg("-f", "lavfi", "-i", "sine=f=440:d=20", "-f", "lavfi", "-i", "sine=f=554:d=20",
            "-filter_complex", "amix=inputs=2", str(files["tone"]))  # fmt: skip
+    _reversed(media / "sample.wav", files["reversed"])
     # Nearly two minutes of clear speech: longer than the windows some tests force.
     parts = [media / n for n in ("sample.wav", "jfk.flac", "sample.wav", "jfk.flac", "sample.wav")]
     inputs = [arg for p in parts for arg in ("-i", str(p))]
@@ -123,6 +126,22 @@ def derived(tmp_path_factory: pytest.TempPathFactory, media: Path) -> dict[str, 
     concat = "".join(f"[a{i}]" for i in range(5)) + "concat=n=5:v=0:a=1"
     ffmpeg(*inputs, "-filter_complex", chain + concat, str(files["long"]))
     return files
+
+
+def _reversed(source: Path, out: Path) -> None:
+    """Speech played backwards: voice-like, past VAD, no language's words (the first pass loops).
+    Made as ``tests/engine/test_multipass.py`` makes it (decoded by PyAV, reversed, 16-bit)."""
+    from trax.engine.audio import decode_windows, probe
+
+    media = probe(source, max_bytes=10**10, max_duration=10**6)
+    audio = np.concatenate([w.samples for w in decode_windows(media, window_seconds=600,
+                                                              max_duration=600)])  # fmt: skip
+    pcm = (np.clip(audio[::-1], -1, 1) * 32767).astype("<i2")
+    with wave.open(str(out), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(16_000)
+        wav.writeframes(pcm.tobytes())
 
 
 # --- databases ---------------------------------------------------------------------------------

@@ -95,3 +95,25 @@ def test_bad_pipelines_stages_and_options_are_refused_naming_them(
         result = trax(*args)
         assert result.exit_code != 0, args
         assert message in result.stderr, (args, result.stderr)
+
+
+def test_v3_drops_words_written_on_no_speech_and_diff_shows_why(
+    cli_env: Path, tmp_path: Path, derived: dict[str, Path]
+) -> None:
+    """Speech played backwards: the first pass writes (looping) words there, multipass finds the
+    region is not speech and drops them; ``trax diff`` shows the words removed and why."""
+    out = tmp_path / "out"
+    result = trax("transcribe", derived["reversed"], "--model", "base", "--pipeline", "v3",
+                  "--output-dir", out, "--report", tmp_path / "report.json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads((tmp_path / "report.json").read_text())["inputs"]
+    assert (out / "reversed.txt").read_text().strip() == ""
+    first = trax("export", row["transcript_id"], "--version", "1", "--format", "txt")
+    assert len(words_of(first.stdout)) > 10
+
+    shown = trax("diff", row["transcript_id"][:8], "1", "2")
+    assert shown.exit_code == 0, shown.output
+    assert "0 words now" in shown.stdout
+    assert "- " in shown.stdout
+    assert "dropped" in shown.stdout
+    assert "repetition" in shown.stdout
