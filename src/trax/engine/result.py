@@ -43,6 +43,9 @@ class Segment(_Frozen):
         description="The segment's language when a stage detected it on its own (code-switched "
         "audio); null means the document's language.",
     )
+    speaker: str | None = Field(
+        default=None, description="Who speaks (e.g. SPEAKER_00), once a diarized stage ran."
+    )
 
 
 class Provenance(_Frozen):
