@@ -56,6 +56,11 @@ class Settings(BaseSettings):
         description="A larger model the multipass stage re-decodes weak regions with (e.g. "
         "`small`); default: the model of the transcript it refines.",
     )
+    diarization_model_dir: Path | None = Field(
+        default=None,
+        description="Directory holding the diarized stage's two ONNX files (default: the copies "
+        "shipped with trax). Files are checked against their pinned SHA-256 before loading.",
+    )
     api_any_model: bool = Field(
         default=False,
         description="Let API users name any model, including hub ids and directories on the "

@@ -1,4 +1,8 @@
-"""Export a transcript document as JSON, plain text, SRT or WebVTT.
+"""Export a transcript document as JSON, plain text, SRT, WebVTT or RTTM (speaker turns).
+
+Once a diarized stage ran, a cue never holds two speakers: a change of speaker always starts a
+new cue, labelled ``<v Speaker 1>`` in WebVTT and ``[Speaker 1]`` in SRT (``speaker_labels``
+turns the labels off, not the split); plain text starts a paragraph at each change of speaker.
 
 Caption timing is worked out in whole milliseconds, so what :func:`render` writes is exactly what
 :func:`build_cues` laid out: no rounding can make cues overlap or exceed ``max_cue_seconds``.
@@ -12,6 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import pysubs2
 
@@ -22,6 +27,8 @@ CLAUSE_END = (",", ";", ":", "—", "\u2013", "\uff0c", "、", "\uff1b", "\uff1a
 _CLOSERS = "\"'\u201d\u2019»)]"
 PARAGRAPH_PAUSE_SECONDS = 2.0
 PARAGRAPH_CHARS = 500
+#: Segments of one speaker closer than this (seconds) are one RTTM turn.
+MIN_CUE_GAP = 0.5
 _CLAUSE_BONUS = 0.2  # line-break cost bonuses (costs are squared line fill, 0..1 per line)
 _SENTENCE_BONUS = 0.35
 _MIN_FILL = 0.4  # a cue cut early for punctuation must be at least this full
@@ -34,6 +41,7 @@ class ExportFormat(StrEnum):
     TXT = "txt"
     SRT = "srt"
     VTT = "vtt"
+    RTTM = "rttm"
 
 
 def suffix(fmt: ExportFormat) -> str:
@@ -61,6 +69,8 @@ class CaptionStyle:
     max_cue_seconds: float = 7.0
     min_cue_seconds: float = 1.0
     pause_seconds: float = 0.6
+    #: Label each cue with its speaker (when the transcript has speakers).
+    speaker_labels: bool = True
 
     def __post_init__(self) -> None:
         bounds = {
@@ -87,6 +97,7 @@ class Cue:
     start: float
     end: float
     lines: tuple[str, ...]
+    speaker: str | None = None
 
     @property
     def text(self) -> str:
@@ -99,6 +110,7 @@ class _Tok:
     end: int
     text: str  # normalised, non-empty
     sep: str  # " " or "" (glued to the previous token)
+    speaker: str | None = None
 
 
 def _ms(seconds: float) -> int:
@@ -117,18 +129,27 @@ def _segment_tokens(seg: Segment) -> list[_Tok]:
     """The tokens of one segment; without words, its text spread over its time by characters."""
     if seg.words:
         toks = [
-            _Tok(_ms(w.start), _ms(w.end), _norm(w.text), " " if w.text[:1].isspace() else "")
+            _Tok(
+                _ms(w.start),
+                _ms(w.end),
+                _norm(w.text),
+                " " if w.text[:1].isspace() else "",
+                w.speaker or seg.speaker,
+            )
             for w in seg.words
             if w.text.strip()
         ]
-        return [_Tok(t.start, t.end, t.text, " " if i == 0 else t.sep) for i, t in enumerate(toks)]
+        return [
+            _Tok(t.start, t.end, t.text, " " if i == 0 else t.sep, t.speaker)
+            for i, t in enumerate(toks)
+        ]
     words = _norm(seg.text).split(" ")
     start, end = _ms(seg.start), max(_ms(seg.end), _ms(seg.start))
     total, done, toks = sum(len(w) + 1 for w in words), 0, []
     for word in filter(None, words):
         a = start + (end - start) * done // total
         done += len(word) + 1
-        toks.append(_Tok(a, start + (end - start) * done // total, word, " "))
+        toks.append(_Tok(a, start + (end - start) * done // total, word, " ", seg.speaker))
     return toks
 
 
@@ -142,7 +163,7 @@ def _tokens(doc: TranscriptDocument, width: int) -> list[_Tok]:
         for i, piece in enumerate(pieces):
             a = start + (end - start) * i // len(pieces)
             b = start + (end - start) * (i + 1) // len(pieces)
-            out.append(_Tok(a, b, piece, tok.sep if i == 0 else ""))
+            out.append(_Tok(a, b, piece, tok.sep if i == 0 else "", tok.speaker))
     return out
 
 
@@ -167,7 +188,10 @@ def _gap(toks: list[_Tok], j: int) -> int:
 
 
 def _forced_break(toks: list[_Tok], j: int, pause: int) -> bool:
-    """Whether a new cue must start after token ``j``: a pause, or a sentence end and half one."""
+    """Whether a new cue must start after token ``j``: a change of speaker, a pause, or a
+    sentence end and half a pause."""
+    if toks[j].speaker != toks[j + 1].speaker:
+        return True
     gap = _gap(toks, j)
     return gap >= pause or (gap * 2 >= pause and _ends_with(toks[j].text, SENTENCE_END))
 
@@ -276,27 +300,58 @@ def build_cues(doc: TranscriptDocument, style: CaptionStyle = CaptionStyle()) ->
         ends[i] = max(ends[i], starts[i] + 1)
     limit = [*starts[1:], max(ends[-1], _ms(doc.duration))] if groups else []
     return [
-        Cue(start / 1000, max(end, min(start + min_ms, lim)) / 1000, _lines(toks, a, b, style))
+        Cue(
+            start / 1000,
+            max(end, min(start + min_ms, lim)) / 1000,
+            _lines(toks, a, b, style),
+            toks[a].speaker,
+        )
         for (a, b), start, end, lim in zip(groups, starts, ends, limit, strict=True)
     ]
 
 
 def _paragraphs(doc: TranscriptDocument) -> list[str]:
+    """Paragraphs at long pauses after a sentence, and at every change of speaker (each speaker
+    turn starts with ``Speaker 1: ``)."""
     paragraphs: list[list[str]] = []
-    size, prev_end, prev_text = 0, 0.0, ""
+    size, prev_end, prev_text, prev_speaker = 0, 0.0, "", None
     for seg in doc.segments:
         text = _norm(seg.text)
         if not text:
             continue
         at_sentence = _ends_with(prev_text, SENTENCE_END)
         long_pause = seg.start - prev_end >= PARAGRAPH_PAUSE_SECONDS
-        if not paragraphs or (at_sentence and (long_pause or size >= PARAGRAPH_CHARS)):
-            paragraphs.append([])
+        new_turn = seg.speaker != prev_speaker
+        if not paragraphs or new_turn or (at_sentence and (long_pause or size >= PARAGRAPH_CHARS)):
+            paragraphs.append([f"{seg.speaker}:"] if new_turn and seg.speaker else [])
             size = 0
         paragraphs[-1].append(text)
         size += len(text) + 1
-        prev_end, prev_text = seg.end, text
+        prev_end, prev_text, prev_speaker = seg.end, text, seg.speaker
     return [" ".join(p) for p in paragraphs]
+
+
+def _rttm_name(name: str) -> str:
+    """RTTM fields are separated by spaces: a speaker name's spaces become underscores."""
+    return "_".join(name.split()) or "unknown"
+
+
+def rttm(doc: TranscriptDocument, uri: str = "transcript") -> str:
+    """Speaker turns as RTTM lines: consecutive segments of one speaker joined into one turn
+    (segments without a speaker are left out)."""
+    turns: list[list[Any]] = []
+    for seg in doc.segments:
+        if seg.speaker is None or not seg.text.strip():
+            continue
+        if turns and turns[-1][2] == seg.speaker and seg.start - turns[-1][1] < MIN_CUE_GAP:
+            turns[-1][1] = max(turns[-1][1], seg.end)
+        else:
+            turns.append([seg.start, seg.end, seg.speaker])
+    uri = _rttm_name(uri)
+    return "".join(
+        f"SPEAKER {uri} 1 {s:.3f} {max(e - s, 0.0):.3f} <NA> <NA> {_rttm_name(w)} <NA> <NA>\n"
+        for s, e, w in turns
+    )
 
 
 def _vtt_escape(line: str) -> str:
@@ -304,11 +359,21 @@ def _vtt_escape(line: str) -> str:
     return line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _subtitles(cues: list[Cue], fmt: ExportFormat) -> str:
+def _labelled(cue: Cue, fmt: ExportFormat, labels: bool) -> list[str]:
+    """The cue's lines, escaped for WebVTT, the first one prefixed with its speaker."""
+    vtt = fmt is ExportFormat.VTT
+    lines = [_vtt_escape(ln) for ln in cue.lines] if vtt else list(cue.lines)
+    if labels and cue.speaker and lines:
+        name = _vtt_escape(cue.speaker) if vtt else cue.speaker
+        lines[0] = f"<v {name}>{lines[0]}" if vtt else f"[{name}] {lines[0]}"
+    return lines
+
+
+def _subtitles(cues: list[Cue], fmt: ExportFormat, labels: bool = True) -> str:
     """Write cues with pysubs2, working around its SubStation-oriented text handling."""
     subs = pysubs2.SSAFile()
     for cue in cues:
-        lines = [_vtt_escape(ln) for ln in cue.lines] if fmt is ExportFormat.VTT else cue.lines
+        lines = _labelled(cue, fmt, labels)
         # pysubs2 reads "\N", "\n", "\h" and "{\p1}" as SubStation codes: break them with U+2060.
         text = r"\N".join(ln.replace("\\", "\\\u2060") for ln in lines)
         subs.events.append(pysubs2.SSAEvent(start=_ms(cue.start), end=_ms(cue.end), text=text))
@@ -323,4 +388,6 @@ def render(doc: TranscriptDocument, fmt: ExportFormat, style: CaptionStyle = Cap
     if fmt is ExportFormat.TXT:
         paragraphs = _paragraphs(doc)
         return "\n\n".join(paragraphs) + "\n" if paragraphs else ""
-    return _subtitles(build_cues(doc, style), fmt)
+    if fmt is ExportFormat.RTTM:
+        return rttm(doc)
+    return _subtitles(build_cues(doc, style), fmt, style.speaker_labels)

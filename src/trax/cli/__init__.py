@@ -14,6 +14,7 @@ from trax.cli.jobs import jobs_group
 from trax.cli.library import db, diff, export, list_command, models, show
 from trax.cli.refine import refine
 from trax.cli.serve import serve
+from trax.cli.speakers import speakers
 from trax.cli.transcribe import transcribe
 from trax.cli.users import apikeys, users
 from trax.cli.worker import worker
@@ -37,6 +38,7 @@ for command in (
     show,
     export,
     refine,
+    speakers,
     diff,
     delete,
     models,

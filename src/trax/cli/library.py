@@ -14,7 +14,7 @@ from trax.cli.common import console, echo_json, err_console, format_list, run
 if TYPE_CHECKING:
     from trax.captions.formats import CaptionStyle
 
-EXPORT_FORMATS = ("srt", "vtt", "txt", "json")
+EXPORT_FORMATS = ("srt", "vtt", "txt", "json", "rttm")
 EXPORT_ONE_TARGET = "give --output or --output-dir, not both"
 EXPORT_SEVERAL_FORMATS = "several formats need --output-dir (--output and stdout take one format)"
 
@@ -200,13 +200,18 @@ def diff(transcript_id: str, a: int, b: int, as_json: bool) -> None:
 @click.option("--max-cue-seconds", type=float, help="Longest time a caption stays up.")
 @click.option("--min-cue-seconds", type=float, help="Shortest time a caption stays up.")
 @click.option("--pause-seconds", type=float, help="A pause this long starts a new caption.")
+@click.option(
+    "--speaker-labels/--no-speaker-labels",
+    default=None,
+    help="Label captions with their speaker (diarized transcripts; default: on).",
+)
 def export(
     transcript_id: str,
     formats: tuple[str, ...],
     output: Path | None,
     output_dir: Path | None,
     version: int | None,
-    **layout: float | None,
+    **layout: float | bool | None,
 ) -> None:
     """Export a transcript as SRT, VTT, TXT or JSON, to stdout, a file or a directory.
 

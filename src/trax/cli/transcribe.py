@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     from trax.jobs.models import Job
     from trax.runtime import Runtime
 
-FORMATS = ("json", "txt", "srt", "vtt")
+FORMATS = ("json", "txt", "srt", "vtt", "rttm")
+DEFAULT_FORMATS = "json,txt,srt,vtt"
 
 
 @click.command()
@@ -47,7 +48,7 @@ FORMATS = ("json", "txt", "srt", "vtt")
 @click.option(
     "--format",
     "formats",
-    default=",".join(FORMATS),
+    default=DEFAULT_FORMATS,
     show_default=True,
     callback=format_list(FORMATS),
     help="Comma-separated export formats to write.",

@@ -26,7 +26,7 @@ from trax.queue import Queue
 from trax.runtime import Runtime
 from trax.transcripts import service as transcripts
 from trax.transcripts.options import offered_models, transcribe_options
-from trax.transcripts.stages import pipeline_stages
+from trax.transcripts.stages import DIARIZED, pipeline_stages, with_stage
 from trax.unit_of_work import unit_of_work
 from trax.users.models import User
 
@@ -46,6 +46,7 @@ class ResponseFormat(StrEnum):
     SRT = "srt"
     VTT = "vtt"
     VERBOSE_JSON = "verbose_json"
+    DIARIZED_JSON = "diarized_json"
 
 
 class AudioForm(BaseModel):
@@ -110,6 +111,8 @@ async def _transcribe(task: str, request: Request, user: User, rt: Runtime, q: Q
         options = transcribe_options(rt.settings, trusted=False, model=name, language=language,
                                      task=task, initial_prompt=form.prompt)  # fmt: skip
         stages = pipeline_stages(rt.settings, form.pipeline, trusted=False)
+        if form.response_format is ResponseFormat.DIARIZED_JSON:
+            stages = with_stage(rt.settings, stages, DIARIZED, trusted=False)
         staged = await media_service.stage_received(rt, received.path)
         async with unit_of_work(rt.db, q) as uow:
             media = await media_service.ingest_received(uow.session, rt.storage, staged, user.id,
@@ -137,7 +140,26 @@ def _respond(
         return PlainTextResponse(doc.text + "\n")
     if fmt in (ResponseFormat.SRT, ResponseFormat.VTT):
         return PlainTextResponse(render(doc, ExportFormat(fmt.value)))
+    if fmt is ResponseFormat.DIARIZED_JSON:
+        return JSONResponse(_diarized(doc, task))
     return JSONResponse(_verbose(doc, task, granularities))
+
+
+def _diarized(doc: TranscriptDocument, task: str) -> dict[str, Any]:
+    """OpenAI's ``diarized_json``: the text and its segments, each with its speaker."""
+    segments = [
+        {
+            "type": "transcript.text.segment",
+            "id": f"seg_{s.id}",
+            "start": s.start,
+            "end": s.end,
+            "text": s.text.strip(),
+            "speaker": s.speaker,
+        }
+        for s in doc.segments
+        if s.text.strip()
+    ]
+    return {"task": task, "duration": doc.duration, "text": doc.text, "segments": segments}
 
 
 def _verbose(doc: TranscriptDocument, task: str, granularities: list[str]) -> dict[str, Any]:

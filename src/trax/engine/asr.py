@@ -50,6 +50,8 @@ class EngineConfig:
     load: LoadOptions = field(default_factory=LoadOptions)
     #: A model unused this long is unloaded (its scheduler thread stops); reloaded on demand.
     idle_seconds: float = 300.0
+    #: Where the diarized stage's models are (None: the copies shipped with trax).
+    diarization_model_dir: Path | None = None
 
 
 def engine_versions() -> dict[str, str]:
@@ -70,6 +72,10 @@ class Transcriber:
         self._cache = cache
         self._schedulers: dict[str, InferenceScheduler] = {}
         self._lock = threading.Lock()
+
+    @property
+    def config(self) -> EngineConfig:
+        return self._config
 
     def pipeline(self, model: str) -> InferenceScheduler:
         """Load ``model`` now (to fail fast) and return its scheduler."""

@@ -26,6 +26,9 @@ class Word(_Frozen):
     end: float
     text: str = Field(description="The word as decoded, including its leading space.")
     probability: float
+    speaker: str | None = Field(
+        default=None, description="Who says the word (e.g. Speaker 1), once a diarized stage ran."
+    )
 
 
 class Segment(_Frozen):
@@ -44,7 +47,9 @@ class Segment(_Frozen):
         "audio); null means the document's language.",
     )
     speaker: str | None = Field(
-        default=None, description="Who speaks (e.g. SPEAKER_00), once a diarized stage ran."
+        default=None,
+        description="Who speaks (e.g. Speaker 1, or the name it was renamed to), once a "
+        "diarized stage ran; a segment never holds two speakers.",
     )
 
 

@@ -16,9 +16,12 @@ from trax.jobs.schemas import JobView
 from trax.media import service as media_service
 from trax.pagination import Page
 from trax.transcripts import service as transcripts
+from trax.transcripts import speakers
 from trax.transcripts.diff import VersionDiff
 from trax.transcripts.options import transcribe_options
 from trax.transcripts.schemas import (
+    SpeakerRename,
+    SpeakersView,
     StageCreate,
     TranscriptDetail,
     TranscriptionRequest,
@@ -36,6 +39,7 @@ MEDIA_TYPES = {
     ExportFormat.VTT: "text/vtt",
     ExportFormat.TXT: "text/plain",
     ExportFormat.JSON: "application/json",
+    ExportFormat.RTTM: "text/plain",
 }
 
 
@@ -101,6 +105,27 @@ async def create_stage(
     return JobView.model_validate(job)
 
 
+@router.get("/transcripts/{transcript_id}/speakers")
+async def list_speakers(
+    transcript_id: str, user: CurrentUser, uow: UoW, version: Version = None
+) -> SpeakersView:
+    """The speakers of a version (default: the newest) with their talk time."""
+    found = await speakers.list_speakers(uow.session, transcript_id, version, user.id)
+    return SpeakersView.model_validate(found, from_attributes=True)
+
+
+@router.post("/transcripts/{transcript_id}/speakers/rename", status_code=status.HTTP_201_CREATED)
+async def rename_speaker(
+    transcript_id: str, body: SpeakerRename, user: CurrentUser, uow: UoW
+) -> SpeakersView:
+    """Rename a speaker: stores a new version (stage ``speakers``) with the name on every
+    segment and word, so captions, exports and search show it. 422 names a missing speaker."""
+    found = await speakers.rename_speaker(
+        uow.session, transcript_id, body.from_, body.to, body.version, user.id
+    )
+    return SpeakersView.model_validate(found, from_attributes=True)
+
+
 @router.get("/transcripts/{transcript_id}/diff")
 async def diff_versions(
     transcript_id: str,
@@ -136,11 +161,12 @@ async def export_captions(
     pause_seconds: Annotated[
         float, Query(ge=formats.PAUSE_SECONDS[0], le=formats.PAUSE_SECONDS[1])
     ] = 0.6,
+    speaker_labels: bool = True,
 ) -> Response:
     """A version as SRT, WebVTT, plain text or JSON, laid out with the caption-line limits
     (the same limits as ``trax export``)."""
     style = CaptionStyle(max_line_chars, max_lines, max_cue_seconds, min_cue_seconds,
-                         pause_seconds)  # fmt: skip
+                         pause_seconds, speaker_labels)  # fmt: skip
     detail = await transcripts.get_transcript(uow.session, transcript_id, version, user.id)
     name = f"{detail.filename.rsplit('.', 1)[0] or 'transcript'}{suffix(format)}"
     return Response(

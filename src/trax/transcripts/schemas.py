@@ -93,3 +93,34 @@ class StageCreate(BaseModel):
     parent_version: int | None = Field(
         default=None, ge=1, le=2**31 - 1, description="The version to refine; default: newest."
     )
+
+
+class SpeakerTimeView(BaseModel):
+    """One speaker and how long they talk (seconds of their words)."""
+
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+    name: str
+    seconds: float
+    words: int
+    segments: int
+
+
+class SpeakersView(BaseModel):
+    """The speakers of one version of a transcript."""
+
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+    transcript_id: str
+    version: int
+    speakers: list[SpeakerTimeView]
+
+
+class SpeakerRename(BaseModel):
+    """Call speaker ``from`` ``to`` in a version (default: the newest)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: str = Field(alias="from", max_length=200, examples=["Speaker 1"])
+    to: str = Field(max_length=200, examples=["Ada"])
+    version: int | None = Field(default=None, ge=1, le=2**31 - 1)

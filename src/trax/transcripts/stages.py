@@ -37,7 +37,7 @@ PRESETS: dict[str, tuple[str, ...]] = {
     "v4": (MULTIPASS, DIARIZED),
 }
 #: Stages that refine a stored version and can run in this build.
-AVAILABLE = (MULTIPASS,)
+AVAILABLE = (MULTIPASS, DIARIZED)
 
 Scalar = str | int | float | bool | None
 #: Keys of a job's ``options`` that hold its stages and the version they start from.
@@ -100,6 +100,29 @@ def _multipass(settings: Settings, options: Mapping[str, Any], trusted: bool) ->
     return MultipassOptions(**checked).as_dict()  # defaults filled in: the recipe is complete
 
 
+SPEAKERS_RANGE = "must be between 1 and {high}, got {value}"
+MIN_OVER_MAX_SPEAKERS = "min_speakers ({low}) must not exceed max_speakers ({high})"
+EXACT_AND_RANGE = "give either speakers or min_speakers/max_speakers, not both"
+
+
+def _diarized(settings: Settings, options: Mapping[str, Any], trusted: bool) -> dict[str, Scalar]:
+    from trax.engine.diarization import MAX_SPEAKERS, DiarizeOptions
+
+    checked = _dataclass_options(DIARIZED, DiarizeOptions, options)
+    for key in ("speakers", "min_speakers", "max_speakers"):
+        value = checked.get(key)
+        if value is not None and not 1 <= value <= MAX_SPEAKERS:
+            reason = SPEAKERS_RANGE.format(high=MAX_SPEAKERS, value=value)
+            raise errors.InvalidOptionError(f"options.{key}", reason)
+    low, high = checked.get("min_speakers"), checked.get("max_speakers")
+    if checked.get("speakers") is not None and (low is not None or high is not None):
+        raise errors.InvalidOptionError("options.speakers", EXACT_AND_RANGE)
+    if low is not None and high is not None and low > high:
+        reason = MIN_OVER_MAX_SPEAKERS.format(low=low, high=high)
+        raise errors.InvalidOptionError("options.min_speakers", reason)
+    return DiarizeOptions(**checked).as_dict()
+
+
 def _dataclass_options(stage: str, cls: type[Any], options: Mapping[str, Any]) -> dict[str, Any]:
     """``options`` checked against the fields of the stage's options dataclass (strict types:
     ``"8"`` is not a beam size)."""
@@ -122,6 +145,7 @@ def _dataclass_options(stage: str, cls: type[Any], options: Mapping[str, Any]) -
 
 _CHECKS: dict[str, Callable[[Settings, Mapping[str, Any], bool], dict[str, Scalar]]] = {
     MULTIPASS: _multipass,
+    DIARIZED: _diarized,
 }
 
 
@@ -163,6 +187,17 @@ def pipeline_stages(
     return [stage_request(settings, stage, trusted=trusted) for stage in PRESETS[name]]
 
 
+def with_stage(
+    settings: Settings, requests: Sequence[StageRequest], stage: str, *, trusted: bool
+) -> list[StageRequest]:
+    """``requests`` with ``stage`` (default options) added if missing, before ``enhanced``."""
+    if any(r.stage == stage for r in requests):
+        return list(requests)
+    added = stage_request(settings, stage, trusted=trusted)
+    before = [r for r in requests if r.stage != ENHANCED]
+    return [*before, added, *(r for r in requests if r.stage == ENHANCED)]
+
+
 def job_options(
     base: Mapping[str, Any], requests: Sequence[StageRequest], parent_version: int | None = None
 ) -> dict[str, Any]:
@@ -193,6 +228,17 @@ def run_stage(
 
         options: dict[str, Any] = dict(request.options)
         return refine(transcriber, media, parent, MultipassOptions(**options), progress)
+    if request.stage == DIARIZED:
+        from trax.engine.diarization import DiarizeOptions, diarized_document
+
+        values: dict[str, Any] = dict(request.options)
+        return diarized_document(
+            media,
+            parent,
+            DiarizeOptions(**values),
+            model_dir=transcriber.config.diarization_model_dir,
+            progress=progress,
+        )
     raise errors.InvalidOptionError(
         "stage", NOT_AVAILABLE.format(name=request.stage, names=", ".join(AVAILABLE))
     )

@@ -64,6 +64,7 @@ def transcriber_for(settings: Settings) -> Transcriber:
             batch_size=settings.batch_size,
             load=LoadOptions(compute_type=settings.compute_type, cpu_threads=settings.cpu_threads),
             idle_seconds=settings.model_idle_seconds,
+            diarization_model_dir=settings.diarization_model_dir,
         )
     )
 

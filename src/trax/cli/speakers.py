@@ -1,0 +1,81 @@
+"""``trax speakers ID`` (who talks how long) and ``trax speakers ID rename OLD NEW``."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import TYPE_CHECKING
+
+import click
+
+from trax.cli.common import console, echo_json, err_console, run
+
+if TYPE_CHECKING:
+    from trax.transcripts.speakers import Speakers
+
+
+def _print(found: Speakers, as_json: bool) -> None:
+    if as_json:
+        echo_json(json.dumps(dataclasses.asdict(found), indent=2))
+        return
+    from rich import box
+
+    from trax.cli.tables import fitted_table
+
+    grid = fitted_table(box.SIMPLE)
+    grid.add_column("speaker", overflow="ellipsis", ratio=1, min_width=10)
+    for name in ("talk seconds", "words", "segments"):
+        grid.add_column(name, no_wrap=True, justify="right")
+    for s in found.speakers:
+        grid.add_row(s.name, f"{s.seconds:.1f}", str(s.words), str(s.segments))
+    console.print(grid)
+    err_console.print(f"transcript {found.transcript_id} v{found.version}", highlight=False)
+
+
+@click.group(invoke_without_command=True)
+@click.argument("transcript_id")
+@click.option("--version", type=click.IntRange(min=1), help="A stored version (default: newest).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def speakers(ctx: click.Context, transcript_id: str, version: int | None, as_json: bool) -> None:
+    """List the speakers of a diarized transcript with their talk time, or rename one.
+
+    \b
+    Examples:
+      trax speakers 3f2a
+      trax speakers 3f2a rename "Speaker 1" "Ada"
+    """
+    ctx.obj = (transcript_id, version, as_json)
+    if ctx.invoked_subcommand is not None:
+        return
+
+    async def body() -> None:
+        from trax.config import get_settings
+        from trax.runtime import open_runtime
+        from trax.transcripts.speakers import list_speakers
+
+        async with open_runtime(get_settings()) as rt, rt.db.session() as s:
+            found = await list_speakers(s, transcript_id, version)
+        _print(found, as_json)
+
+    run(body)
+
+
+@speakers.command()
+@click.argument("old")
+@click.argument("new")
+@click.pass_obj
+def rename(obj: tuple[str, int | None, bool], old: str, new: str) -> None:
+    """Call speaker OLD NEW everywhere: stores a new version with the name."""
+    transcript_id, version, as_json = obj
+
+    async def body() -> None:
+        from trax.config import get_settings
+        from trax.runtime import open_runtime
+        from trax.transcripts.speakers import rename_speaker
+
+        async with open_runtime(get_settings()) as rt, rt.db.session() as s:
+            found = await rename_speaker(s, transcript_id, old, new, version)
+        _print(found, as_json)
+
+    run(body)
