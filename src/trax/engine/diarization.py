@@ -48,8 +48,10 @@ MODEL_NAME = "pyannote/segmentation-3.0+3dspeaker/campplus_cn_en_common"
 WINDOW_SECONDS = 600.0
 #: sherpa-onnx clustering threshold (cosine distance; smaller finds more speakers).
 CLUSTER_THRESHOLD = 0.4
-#: Speakers of two windows are the same person when their embeddings are at least this similar.
-LINK_SIMILARITY = 0.45
+#: Speakers of two windows are the same person when their embeddings are at least this similar
+#: (CAM++ cosine: the same voice in two windows scores 0.9+ on the bench, two voices of one call
+#: about 0.5 to 0.75; two speakers of one window are never merged whatever their score).
+LINK_SIMILARITY = 0.6
 #: Turns shorter than this are dropped; gaps shorter than ``MIN_OFF`` within a speaker are filled.
 MIN_ON, MIN_OFF = 0.3, 0.5
 #: Speech of one speaker used for its window embedding, longest turns first.
@@ -247,6 +249,7 @@ def diarize(
         _assign(models, window, audio.samples, start, words, inside)
         if windows or not total or end < total - 1.0:  # more than one window: link them
             window.vectors = _vectors(models, window, audio.samples, start)
+            _drop_unlinkable(window, mids)
         windows.append(window)
         report(1.0)
     assigned = {i for w in windows for i in w.words}
@@ -271,6 +274,8 @@ def _window_turns(
     found = len({k for _, _, k in turns})
     if found and (found > high or found < low) and low != high:
         turns = _run(models, audio, high if found > high else low, report)
+    if high == 1:  # sherpa-onnx does not cluster to one speaker: everyone is speaker 0
+        turns = [(s, e, 0) for s, e, _ in turns]
     return turns
 
 
@@ -409,6 +414,18 @@ def _vectors(
         if len(joined) >= SAMPLE_RATE // 2:
             out[k] = models.embed(joined)
     return out
+
+
+def _drop_unlinkable(window: _Window, mids: Sequence[float]) -> None:
+    """Local speakers with too little speech for an embedding cannot be linked to another
+    window: their turns are dropped and their words go to the nearest remaining speaker."""
+    kept = [t for t in window.turns if t[2] in window.vectors]
+    if len(kept) == len(window.turns) or not kept:
+        return
+    window.turns = kept
+    for i, k in list(window.words.items()):
+        if k not in window.vectors:
+            window.words[i] = _nearest(kept, mids[i])
 
 
 def _link(windows: list[_Window], low: int, high: int) -> dict[tuple[int, int], int]:

@@ -1,0 +1,120 @@
+"""The diarization engine on real recordings with the shipped models (no network, no torch)."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from trax import errors
+from trax.engine import diarization
+from trax.engine.audio import SAMPLE_RATE, probe
+from trax.engine.diarization import DiarizeOptions, diarize, verified_models
+
+LIMIT = 1 << 40
+
+
+def reference(media: Path) -> list[tuple[float, float, str]]:
+    turns = []
+    for line in (media / "sample.rttm").read_text().splitlines():
+        f = line.split()
+        turns.append((float(f[3]), float(f[3]) + float(f[4]), f[7]))
+    return turns
+
+
+def der(ref: list[tuple[float, float, str]], hyp: list[tuple[float, float, str]]) -> float:
+    from pyannote.core import Annotation, Segment
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    r, h = Annotation(), Annotation()
+    for i, (s, e, who) in enumerate(ref):
+        r[Segment(s, e), i] = who
+    for i, (s, e, who) in enumerate(hyp):
+        h[Segment(s, e), i] = who
+    uem = Annotation()
+    uem[Segment(0, max(e for _, e, _ in ref + hyp))] = "all"
+    return float(
+        DiarizationErrorRate(collar=0.25, skip_overlap=False)(r, h, uem=uem.get_timeline())
+    )
+
+
+def test_the_shipped_models_are_the_pinned_ones() -> None:
+    segmentation, embedding = verified_models()
+    assert segmentation.stat().st_size < 7_000_000
+    assert embedding.stat().st_size < 15_000_000
+    assert "torch" not in sys.modules
+
+
+def test_sample_gets_two_speakers_matching_the_reference(media: Path) -> None:
+    sample = probe(media / "sample.wav", max_bytes=LIMIT, max_duration=LIMIT)
+    words = [(7.0, 7.3), (12.0, 12.3), (16.0, 16.3), (25.0, 25.3)]
+    found = diarize(sample, DiarizeOptions(), words)
+    hyp = [(t.start, t.end, t.speaker) for t in found.turns]
+    assert {t.speaker for t in found.turns} == {"Speaker 1", "Speaker 2"}
+    assert der(reference(media), hyp) <= 0.05
+    # speaker90 talks at 7 s and 12 s, speaker91 at 16 s and 25 s (sample.rttm)
+    assert found.word_speakers[0] == found.word_speakers[1] != found.word_speakers[2]
+    assert found.word_speakers[2] == found.word_speakers[3]
+    again = diarize(sample, DiarizeOptions(), words)
+    assert again == found  # deterministic
+    assert "torch" not in sys.modules
+
+
+def test_exact_speaker_count_and_the_stereo_recording(media: Path) -> None:
+    stereo = probe(media / "stereo_diarization.wav", max_bytes=LIMIT, max_duration=LIMIT)
+    found = diarize(stereo, DiarizeOptions(speakers=2))
+    assert {t.speaker for t in found.turns} == {"Speaker 1", "Speaker 2"}
+    alone = diarize(stereo, DiarizeOptions(max_speakers=1))
+    assert {t.speaker for t in alone.turns} == {"Speaker 1"}
+
+
+def test_long_files_keep_their_labels_across_windows(media: Path, tmp_path: Path) -> None:
+    """Two copies of the call, diarized in 40 s windows: each reference speaker keeps one
+    label in every window (linked by embedding). Turns under 3 s are left out: the last one of
+    the call is cut off at each splice and reads as another voice."""
+    import av
+
+    sample = probe(media / "sample.wav", max_bytes=LIMIT, max_duration=LIMIT)
+    audio = next(diarization.decode_windows(sample, window_seconds=60, max_duration=60)).samples
+    path = tmp_path / "call.flac"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("flac", rate=SAMPLE_RATE, layout="mono")
+        frame = av.AudioFrame.from_ndarray(
+            np.tile(audio, 2).reshape(1, -1), format="flt", layout="mono"
+        )
+        frame.sample_rate = SAMPLE_RATE
+        out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    call = probe(path, max_bytes=LIMIT, max_duration=LIMIT)
+    seconds = len(audio) / SAMPLE_RATE
+    ref = [
+        (s + n * seconds, e + n * seconds, who) for n in range(2) for s, e, who in reference(media)
+    ]
+    found = diarize(call, DiarizeOptions(), window_seconds=40.0)
+    labels: dict[str, set[str]] = {}
+    for s, e, who in ref:
+        if e - s < 3.0:
+            continue
+        overlap = {}
+        for t in found.turns:
+            overlap[t.speaker] = overlap.get(t.speaker, 0.0) + max(
+                0.0, min(e, t.end) - max(s, t.start)
+            )
+        labels.setdefault(who, set()).add(max(overlap, key=lambda k: overlap[k]))
+    assert all(len(v) == 1 for v in labels.values()), labels
+    assert len(set.union(*labels.values())) == 2
+
+
+def test_a_damaged_model_file_is_refused_before_loading(tmp_path: Path) -> None:
+    for name in (diarization.SEGMENTATION_FILE, diarization.EMBEDDING_FILE):
+        shutil.copyfile(diarization.BUNDLED_DIR / name, tmp_path / name)
+    verified_models(tmp_path)
+    damaged = tmp_path / diarization.EMBEDDING_FILE
+    data = bytearray(damaged.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(errors.ModelError, match="damaged"):
+        verified_models(tmp_path)
