@@ -25,7 +25,7 @@ def _parse_option(text: str) -> tuple[str, Any]:
 @click.command()
 @click.argument("transcript_id")
 @click.option(
-    "--stage", required=True, metavar="multipass", help="The stage to run (multipass: v3)."
+    "--stage", required=True, metavar="STAGE", help="The stage to run: multipass (v3) or diarized."
 )
 @click.option(
     "--from-version",

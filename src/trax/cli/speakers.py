@@ -32,50 +32,38 @@ def _print(found: Speakers, as_json: bool) -> None:
     err_console.print(f"transcript {found.transcript_id} v{found.version}", highlight=False)
 
 
-@click.group(invoke_without_command=True)
+USAGE = 'expected nothing or: rename OLD NEW (e.g. rename "Speaker 1" "Ada")'
+
+
+@click.command()
 @click.argument("transcript_id")
+@click.argument("action", nargs=-1)
 @click.option("--version", type=click.IntRange(min=1), help="A stored version (default: newest).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@click.pass_context
-def speakers(ctx: click.Context, transcript_id: str, version: int | None, as_json: bool) -> None:
-    """List the speakers of a diarized transcript with their talk time, or rename one.
+def speakers(
+    transcript_id: str, action: tuple[str, ...], version: int | None, as_json: bool
+) -> None:
+    """List the speakers of a diarized transcript with their talk time, or rename one (stores
+    a new version with the name on every segment and word).
 
     \b
     Examples:
       trax speakers 3f2a
       trax speakers 3f2a rename "Speaker 1" "Ada"
     """
-    ctx.obj = (transcript_id, version, as_json)
-    if ctx.invoked_subcommand is not None:
-        return
+    if action and (action[0] != "rename" or len(action) != 3):
+        raise click.UsageError(USAGE)
 
     async def body() -> None:
         from trax.config import get_settings
         from trax.runtime import open_runtime
-        from trax.transcripts.speakers import list_speakers
+        from trax.transcripts.speakers import list_speakers, rename_speaker
 
         async with open_runtime(get_settings()) as rt, rt.db.session() as s:
-            found = await list_speakers(s, transcript_id, version)
-        _print(found, as_json)
-
-    run(body)
-
-
-@speakers.command()
-@click.argument("old")
-@click.argument("new")
-@click.pass_obj
-def rename(obj: tuple[str, int | None, bool], old: str, new: str) -> None:
-    """Call speaker OLD NEW everywhere: stores a new version with the name."""
-    transcript_id, version, as_json = obj
-
-    async def body() -> None:
-        from trax.config import get_settings
-        from trax.runtime import open_runtime
-        from trax.transcripts.speakers import rename_speaker
-
-        async with open_runtime(get_settings()) as rt, rt.db.session() as s:
-            found = await rename_speaker(s, transcript_id, old, new, version)
+            if action:
+                found = await rename_speaker(s, transcript_id, action[1], action[2], version)
+            else:
+                found = await list_speakers(s, transcript_id, version)
         _print(found, as_json)
 
     run(body)
