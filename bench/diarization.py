@@ -137,18 +137,20 @@ def main() -> None:
     parser.add_argument("--call-minutes", type=float, default=20.0)
     parser.add_argument("--long-minutes", type=float, default=0.0, help="add a file this long")
     parser.add_argument("--json", type=Path, help="save the results here")
+    parser.add_argument("--systems", default="trax,baseline", help="comma-separated")
+    parser.add_argument("--no-sample", action="store_true", help="skip sample.wav")
     args = parser.parse_args()
     if args.child:
         child(args)
         return
     rows, results = [], []
     with tempfile.TemporaryDirectory(prefix="trax-bench-diar-") as tmp:
-        inputs = [(SAMPLE, SAMPLE_RTTM, 30.0)]
+        inputs = [] if args.no_sample else [(SAMPLE, SAMPLE_RTTM, 30.0)]
         for minutes in filter(None, (args.call_minutes, args.long_minutes)):
             audio, rttm = make_call(minutes, Path(tmp))
             inputs.append((audio, rttm, minutes * 60))
         for audio, rttm, seconds in inputs:
-            for system in ("trax", "baseline"):
+            for system in args.systems.split(","):
                 cmd = self_command(__file__, "--child", "--media", str(audio), "--system", system)
                 measured = run_measured([*cmd, "--window", str(args.window)]).check(system)
                 out = json.loads(measured.stdout)

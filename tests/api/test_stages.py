@@ -122,7 +122,15 @@ def test_stage_requests_are_checked_and_owned(server: str, media: Path) -> None:
         base = f"/api/v1/transcripts/{transcript_id}"
         cases = [
             ({"stage": "nope"}, ["stage"]),
-            ({"stage": "diarized"}, ["stage"]),
+            ({"stage": "diarized", "options": {"speakers": 0}}, ["options.speakers"]),
+            (
+                {"stage": "diarized", "options": {"speakers": 2, "max_speakers": 3}},
+                ["options.speakers"],
+            ),
+            (
+                {"stage": "diarized", "options": {"min_speakers": 4, "max_speakers": 2}},
+                ["options.min_speakers"],
+            ),
             ({"stage": "multipass", "options": {"beam_size": 0}}, ["options.beam_size"]),
             ({"stage": "multipass", "options": {"beam_size": "8"}}, ["options.beam_size"]),
             ({"stage": "multipass", "options": {"model": "/etc/passwd"}}, ["options.model"]),
