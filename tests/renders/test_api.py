@@ -78,41 +78,8 @@ def test_render_jobs_over_the_api(
         ada, bob = register(http, "ada@example.com"), register(http, "bob@example.com")
         video = transcribed(http, ada, talk["video"], render_settings, talk_transcript)
         base = f"/api/v1/transcripts/{video}/renders"
-
-        refused = http.post(base, headers=ada.headers, json={"style": "neon"})
-        assert refused.status_code == 422
-        assert refused.json()["error"]["details"][0]["loc"] == ["style"]
-        refused = http.post(base, headers=ada.headers, json={"overrides": {"font_size": 999}})
-        assert refused.status_code == 422
-        assert refused.json()["error"]["details"][0]["loc"] == ["font_size"]
-        assert http.post(base, headers=bob.headers, json={}).status_code == 404
-
-        created = http.post(base, headers=ada.headers, json=KARAOKE)
-        assert created.status_code == 202, created.text
-        assert created.json()["kind"] == "render"
-        job = wait_for_job(http, ada, created.json()["id"])
-        assert job["status"] == "succeeded", job
-        render_id = job["render_id"]
-        (listed,) = http.get(base, headers=ada.headers).json()
-        assert listed["id"] == render_id
-        assert (listed["width"], listed["height"], listed["style"]) == (320, 180, "karaoke")
-
-        download = http.get(f"{base}/{render_id}/download", headers=ada.headers)
-        assert download.status_code == 200
-        assert download.headers["content-type"] == "video/mp4"
-        assert len(download.content) == listed["size_bytes"]
-        assert http.get(f"{base}/{render_id}/download", headers=bob.headers).status_code == 404
-        saved = tmp_path / "render.mp4"
-        saved.write_bytes(download.content)
-        doc = http.get(f"/api/v1/transcripts/{video}", headers=ada.headers).json()["document"]
-        word = doc["segments"][0]["words"][1]
-        shown = frame_at(saved, (word["start"] + word["end"]) / 2)
-        assert len(near(shown[120:], GREEN)) > 15  # the spoken word, highlighted
-        assert differing(frame_at(saved, 1.0)[120:], (32, 64, 96)) == 0  # silence: no caption
-
-        again = http.post(base, headers=ada.headers, json=KARAOKE).json()
-        again = wait_for_job(http, ada, again["id"])
-        assert (again["stage"], again["render_id"]) == ("cached", render_id)
+        refusals(http, base, ada, bob)
+        karaoke_render(http, base, ada, bob, tmp_path)
 
         # Audio only: a 720p frame is rendered, with progress on the WebSocket.
         audio = transcribed(http, ada, talk["audio"], render_settings, talk_transcript)
@@ -126,22 +93,7 @@ def test_render_jobs_over_the_api(
         assert rendering, [m["job"]["stage"] for m in messages]
         assert all(0 <= p < 1 for p in rendering)
 
-        # Cancel while FFmpeg runs: it is killed, and its scratch folder removed.
-        big = {"style": "social", "overrides": {"width": 1920, "height": 1080}}
-        created = http.post(audio_base, headers=ada.headers, json=big).json()
-
-        def rendering_now() -> bool:
-            job = http.get(f"/api/v1/jobs/{created['id']}", headers=ada.headers).json()
-            return bool(job["stage"] == "rendering" and ffmpeg_children())
-
-        until(rendering_now)
-        cancelled = http.post(f"/api/v1/jobs/{created['id']}/cancel", headers=ada.headers)
-        assert cancelled.status_code == 200, cancelled.text
-        until(lambda: not ffmpeg_children(), 10)
-        until(lambda: not any((data / "scratch").iterdir()), 10)
-        job = http.get(f"/api/v1/jobs/{created['id']}", headers=ada.headers).json()
-        assert (job["status"], job["render_id"]) == ("cancelled", None)
-        assert len(http.get(audio_base, headers=ada.headers).json()) == 1
+        cancel_while_rendering(http, audio_base, ada, data)
 
         # Deleting the media deletes its renders and their stored bytes.
         stored = list((data / "renders").rglob("*.mp4"))
@@ -150,6 +102,70 @@ def test_render_jobs_over_the_api(
         assert http.delete(f"/api/v1/media/{media_id}", headers=ada.headers).status_code == 204
         assert http.get(base, headers=ada.headers).status_code == 404
         assert len(list((data / "renders").rglob("*.mp4"))) == 1
+
+
+def refusals(http: httpx.Client, base: str, ada: Account, bob: Account) -> None:
+    """An unknown style or a bad option is 422 naming it; another owner's transcript, 404."""
+    refused = http.post(base, headers=ada.headers, json={"style": "neon"})
+    assert refused.status_code == 422
+    assert refused.json()["error"]["details"][0]["loc"] == ["style"]
+    refused = http.post(base, headers=ada.headers, json={"overrides": {"font_size": 999}})
+    assert refused.status_code == 422
+    assert refused.json()["error"]["details"][0]["loc"] == ["font_size"]
+    assert http.post(base, headers=bob.headers, json={}).status_code == 404
+
+
+def karaoke_render(
+    http: httpx.Client, base: str, ada: Account, bob: Account, tmp_path: Path
+) -> None:
+    """A karaoke render: listed, downloadable by its owner only, the spoken word highlighted in
+    the downloaded frames; the same request again reuses it."""
+    created = http.post(base, headers=ada.headers, json=KARAOKE)
+    assert created.status_code == 202, created.text
+    assert created.json()["kind"] == "render"
+    job = wait_for_job(http, ada, created.json()["id"])
+    assert job["status"] == "succeeded", job
+    render_id = job["render_id"]
+    (listed,) = http.get(base, headers=ada.headers).json()
+    assert listed["id"] == render_id
+    assert (listed["width"], listed["height"], listed["style"]) == (320, 180, "karaoke")
+
+    download = http.get(f"{base}/{render_id}/download", headers=ada.headers)
+    assert download.status_code == 200
+    assert download.headers["content-type"] == "video/mp4"
+    assert len(download.content) == listed["size_bytes"]
+    assert http.get(f"{base}/{render_id}/download", headers=bob.headers).status_code == 404
+    saved = tmp_path / "render.mp4"
+    saved.write_bytes(download.content)
+    transcript = base.rsplit("/renders", 1)[0]
+    doc = http.get(transcript, headers=ada.headers).json()["document"]
+    word = doc["segments"][0]["words"][1]
+    shown = frame_at(saved, (word["start"] + word["end"]) / 2)
+    assert len(near(shown[120:], GREEN)) > 15  # the spoken word, highlighted
+    assert differing(frame_at(saved, 1.0)[120:], (32, 64, 96)) == 0  # silence: no caption
+
+    again = http.post(base, headers=ada.headers, json=KARAOKE).json()
+    again = wait_for_job(http, ada, again["id"])
+    assert (again["stage"], again["render_id"]) == ("cached", render_id)
+
+
+def cancel_while_rendering(http: httpx.Client, base: str, ada: Account, data: Path) -> None:
+    """Cancel while FFmpeg runs: it is killed, its scratch folder removed, no render kept."""
+    big = {"style": "social", "overrides": {"width": 1920, "height": 1080}}
+    created = http.post(base, headers=ada.headers, json=big).json()
+
+    def rendering_now() -> bool:
+        job = http.get(f"/api/v1/jobs/{created['id']}", headers=ada.headers).json()
+        return bool(job["stage"] == "rendering" and ffmpeg_children())
+
+    until(rendering_now)
+    cancelled = http.post(f"/api/v1/jobs/{created['id']}/cancel", headers=ada.headers)
+    assert cancelled.status_code == 200, cancelled.text
+    until(lambda: not ffmpeg_children(), 10)
+    until(lambda: not any((data / "scratch").iterdir()), 10)
+    job = http.get(f"/api/v1/jobs/{created['id']}", headers=ada.headers).json()
+    assert (job["status"], job["render_id"]) == ("cancelled", None)
+    assert len(http.get(base, headers=ada.headers).json()) == 1
 
 
 def doc_media(http: httpx.Client, who: Account, transcript_id: str) -> str:
