@@ -168,7 +168,7 @@ def test_stopping_the_render_kills_ffmpeg(
 def test_styles_are_presets_with_checked_overrides() -> None:
     assert resolve_style(None) == RenderStyle()
     assert resolve_style("Karaoke", {"font_size": "64", "karaoke": "false"}).font_size == 64
-    bad = [
+    bad: list[tuple[str, dict[str, object], str]] = [
         ("nope", {}, "style"),
         ("classic", {"colour": "#fff"}, "colour"),
         ("classic", {"text_colour": "white"}, "text_colour"),
