@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 import click
 
 from trax.cli.common import err_console, run
@@ -71,10 +73,6 @@ async def _render(
     output: Path | None,
     wait: bool,
 ) -> int:
-    import shutil
-
-    import anyio.to_thread
-
     from trax.actors import job_runtime
     from trax.cli.running import follow
     from trax.config import get_settings

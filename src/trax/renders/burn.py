@@ -39,6 +39,7 @@ DURATION_TOLERANCE_S = 1.0
 DURATION_TOLERANCE_SHARE = 0.02
 CHECK_SECONDS = 0.25
 _STDERR_TAIL = 2000
+_NO_SPACE = "No space left on device"
 
 FFMPEG_FAILED = "{name}: FFmpeg could not render the captions (exit code {code}): {detail}"
 DURATION_MISMATCH = (
@@ -53,6 +54,13 @@ class RenderError(errors.TraxError):
 
     code = "render_failed"
     http_status = 422
+
+
+class RenderInterruptedError(RenderError):
+    """FFmpeg was killed by a signal we did not send (out of memory, an operator): try again."""
+
+    code = "render_interrupted"
+    permanent = False
 
 
 class DurationMismatchError(errors.TraxError):
@@ -170,10 +178,13 @@ async def burn(
                     await process.wait()
     if failure:
         raise failure[0]
-    if process.returncode != 0:
+    code = process.returncode
+    if code != 0:
         detail = "".join(stderr).strip()[-_STDERR_TAIL:] or "no message"
-        code = process.returncode
-        raise RenderError(FFMPEG_FAILED.format(name=name, code=code, detail=detail))
+        if _NO_SPACE in detail:
+            raise errors.StorageFullError(errors.STORAGE_FULL.format(detail=_NO_SPACE))
+        error = RenderInterruptedError if code is not None and code < 0 else RenderError
+        raise error(FFMPEG_FAILED.format(name=name, code=code, detail=detail))
     return workdir / cmd[-1]
 
 
