@@ -81,11 +81,12 @@ def test_render_jobs_over_the_api(
         refusals(http, base, ada, bob)
         karaoke_render(http, base, ada, bob, tmp_path)
 
-        # Audio only: a 720p frame is rendered, with progress on the WebSocket.
+        # Audio only: a 1080p frame is rendered (a few seconds), with progress on the WebSocket.
         audio = transcribed(http, ada, talk["audio"], render_settings, talk_transcript)
         audio_base = f"/api/v1/transcripts/{audio}/renders"
         listener = Listener(server, ada.token)
-        created = http.post(audio_base, headers=ada.headers, json={"style": "boxed"}).json()
+        boxed = {"style": "boxed", "overrides": {"width": 1920, "height": 1080}}
+        created = http.post(audio_base, headers=ada.headers, json=boxed).json()
         messages = listener.finish()
         assert messages[-1]["type"] == "job.succeeded"
         assert messages[-1]["job"]["id"] == created["id"]
