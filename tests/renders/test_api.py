@@ -80,6 +80,7 @@ def test_render_jobs_over_the_api(
         base = f"/api/v1/transcripts/{video}/renders"
         refusals(http, base, ada, bob)
         karaoke_render(http, base, ada, bob, tmp_path)
+        assert not any((data / "scratch").iterdir())  # the script and output went with the job
 
         # Audio only: a 1080p frame is rendered (a few seconds), with progress on the WebSocket.
         audio = transcribed(http, ada, talk["audio"], render_settings, talk_transcript)
