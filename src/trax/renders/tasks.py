@@ -54,7 +54,8 @@ async def run_render(rt: Runtime, delivery: Delivery, job_id: str) -> Job | None
 
 
 async def _render(rt: Runtime, lease: Lease, work: _Work) -> Job:
-    assert work.transcript_id is not None
+    if work.transcript_id is None:  # its media (and so the transcript) was deleted
+        raise errors.MediaDeletedError(work.source)
     lease.report("preparing", 0.0)
     async with rt.db.session() as s:
         request = RenderRequest.of((await jobs.get(s, lease.job_id)).options)
