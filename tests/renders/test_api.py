@@ -153,7 +153,7 @@ def karaoke_render(
 
 def cancel_while_rendering(http: httpx.Client, base: str, ada: Account, data: Path) -> None:
     """Cancel while FFmpeg runs: it is killed, its scratch folder removed, no render kept."""
-    big = {"style": "social", "overrides": {"width": 1920, "height": 1080}}
+    big = {"style": "social", "overrides": {"width": 3840, "height": 2160}}  # slow: time to cancel
     created = http.post(base, headers=ada.headers, json=big).json()
 
     def rendering_now() -> bool:

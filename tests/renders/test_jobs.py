@@ -56,7 +56,7 @@ async def test_a_render_over_the_time_limit_is_stopped_and_fails(
     talk_transcript: TranscriptDocument,
 ) -> None:
     limited = settings.model_copy(update={"job_time_limit_seconds": 1.0})
-    done = await render(limited, talk["audio"], talk_transcript, width=1920, height=1080)
+    done = await render(limited, talk["audio"], talk_transcript, width=3840, height=2160)
     assert done.status is JobStatus.FAILED
     assert done.error_kind == "time_limit"
     assert "took longer than the 1 s job time limit" in (done.error_message or "")
