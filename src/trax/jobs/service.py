@@ -196,7 +196,7 @@ async def changed_since(
     session: AsyncSession,
     owner_id: str | None,
     since: datetime,
-    kinds: Sequence[str] = (TRANSCRIBE, RENDER),
+    kinds: Sequence[str] = (TRANSCRIBE, REFINE, RENDER),
 ) -> list[Job]:
     """The owner's jobs (every owner's with None) updated after ``since``, oldest change first
     (live notifications)."""
