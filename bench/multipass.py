@@ -1,14 +1,15 @@
-"""v1 (batched first pass) against v3 (first pass + multipass refine) on derived public clips.
+"""v1 (batched first pass) against v3 (first pass + multipass refine) on public recordings.
 
-    uv run python bench/multipass.py --model base [--json out.json]
+    uv run python bench/multipass.py --model base [--redo-model base] [--json out.json]
 
-Sets, all built from ``../shared/media`` into a temporary directory (see bench/README.md):
-clean read speech (jfk.flac), noisy read speech (jfk.flac + white or pink noise at 10, 5, 0 dB
-SNR), no-speech clips (speech played backwards, white noise, synthetic chords), the code-switched
-multilingual.mp3 and the noisy apollo11.mp3 radio (no reference: loops and time only).
+Sets, built into a temporary directory (see bench/README.md): clean read speech (jfk.flac and
+LibriVox readings with reference texts, ``read_speech.py``), noisy read speech (the same + pink
+or babble noise at 10, 5, 0 dB SNR), no-speech clips (speech played backwards, white noise,
+synthetic chords), the code-switched multilingual.mp3 and the noisy apollo11.mp3 radio (no
+reference: loops and time only).
 
 Prints per set: WER (Whisper's English normaliser + jiwer) for v1 and v3, words written on
-no-speech clips, loops (a 1- to 4-word phrase repeated 4+ times back to back), wall time of v1
+no-speech clips, loops (a 1- to 10-word phrase repeated 4+ times back to back), wall time of v1
 and of v3 (first pass + refine), and how many seconds were re-decoded.
 """
 
