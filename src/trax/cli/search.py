@@ -37,8 +37,13 @@ def _local(when: datetime | None) -> datetime | None:
     return when.astimezone() if when is not None else None  # naive: the local time zone
 
 
-@click.command()
-@click.argument("query")
+#: A query may start with ``-`` (``trax search -moon houston``): unknown options are words, and
+#: ``-h`` is not help here.
+_WORDS = {"ignore_unknown_options": True, "help_option_names": ["--help"]}
+
+
+@click.command(context_settings=_WORDS)
+@click.argument("words", nargs=-1, required=True)
 @click.option("--project", help="Only media of this project (id or name).")
 @click.option("--language", help="Only segments in this language (e.g. en).")
 @click.option("--speaker", help="Only segments of this speaker.")
@@ -49,7 +54,7 @@ def _local(when: datetime | None) -> datetime | None:
 @click.option("--cursor", help="Continue after the page that printed this cursor.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (the API's page) instead.")
 def search(
-    query: str,
+    words: tuple[str, ...],
     project: str | None,
     language: str | None,
     speaker: str | None,
@@ -65,9 +70,11 @@ def search(
 
     Prints file, time (hh:mm:ss), speaker and the segment with the matched words highlighted.
     """
+    query = " ".join(words)
 
     async def body() -> None:
         from rich import box
+        from rich.text import Text
 
         from trax.cli.tables import fitted_table
         from trax.config import get_settings
@@ -97,7 +104,9 @@ def search(
         table.add_column("text", overflow="fold", width=20, ratio=4)
         for result in items:
             for hit in result.hits:
-                table.add_row(result.filename, clock(hit.start), hit.speaker or "", _snippet(hit))
+                table.add_row(
+                    Text(result.filename), clock(hit.start), Text(hit.speaker or ""), _snippet(hit)
+                )
             if result.hit_count > len(result.hits):
                 more = result.hit_count - len(result.hits)
                 table.add_row("", "", "", f"[dim]… {more} more in this file[/dim]")
