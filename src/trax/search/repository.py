@@ -24,13 +24,10 @@ from trax.search.models import SegmentHit as H
 from trax.search.query import Query, Term
 from trax.transcripts.models import Transcript
 
-#: Markers the databases put around matched words (stripped from indexed text, so unambiguous).
-MARK_START, MARK_END = "\x02", "\x03"
 ENGLISH, SIMPLE = "english", "simple"
 #: FTS5 table per analyzer (SQLite) and text-search configuration (PostgreSQL).
 _FTS = {ENGLISH: "segment_fts_en", SIMPLE: "segment_fts"}
 _CONFIG = {ENGLISH: "trax_english", SIMPLE: "trax_simple"}
-_HEADLINE = f"StartSel={MARK_START}, StopSel={MARK_END}, HighlightAll=true"
 
 
 @dataclass(frozen=True)
@@ -44,13 +41,6 @@ class Filters:
     stage: str | None = None
     since: datetime | None = None
     until: datetime | None = None
-
-
-@dataclass(frozen=True)
-class Group:
-    transcript_id: str
-    score: float
-    hits: int
 
 
 def _is_sqlite(session: AsyncSession) -> bool:
@@ -154,24 +144,18 @@ def _conditions(f: Filters) -> list[sa.ColumnElement[bool]]:
 
 
 def _matches(
-    session: AsyncSession,
-    query: Query,
-    conds: list[sa.ColumnElement[bool]],
-    columns: Sequence[Any],
-    marked: bool,
+    session: AsyncSession, query: Query, conds: list[sa.ColumnElement[bool]]
 ) -> sa.CompoundSelect[Any] | sa.Select[Any]:
-    """Matching segments with their ``score`` (and, when ``marked``, the ``marked`` text)."""
+    """``(id, transcript_id, score)`` of every matching segment."""
+    columns: list[Any] = [H.id, H.transcript_id]
     if _is_sqlite(session):
         match = fts5_match(query)
         parts = []
         for name in _FTS.values():
             fts = sa.table(name, sa.column("rowid"))
             table: sa.ColumnClause[Any] = sa.literal_column(name)
-            extra = [sa.func.bm25(table).label("score")]
-            if marked:
-                extra.append(sa.func.highlight(table, 0, MARK_START, MARK_END).label("marked"))
             parts.append(
-                sa.select(*columns, *extra)
+                sa.select(*columns, sa.func.bm25(table).label("score"))
                 .select_from(fts)
                 .join(H, H.id == fts.c.rowid)
                 .where(table.op("MATCH")(match), *conds)
@@ -183,52 +167,61 @@ def _matches(
     rank = sa.case(
         (english, sa.func.ts_rank_cd(tsv, q_en)), else_=sa.func.ts_rank_cd(tsv, q_simple)
     )
-    extra = [(-rank).label("score")]
-    if marked:
-        headline = sa.case(
-            (english, sa.func.ts_headline(sa.cast(sa.literal(_CONFIG[ENGLISH]), REGCONFIG),
-                                          H.text, q_en, _HEADLINE)),
-            else_=sa.func.ts_headline(sa.cast(sa.literal(_CONFIG[SIMPLE]), REGCONFIG), H.text,
-                                      q_simple, _HEADLINE),
-        )  # fmt: skip
-        extra.append(headline.label("marked"))
     found = sa.or_(
         sa.and_(english, tsv.op("@@")(q_en)), sa.and_(H.analyzer != ENGLISH, tsv.op("@@")(q_simple))
     )
-    return sa.select(*columns, *extra).where(found, *conds)
+    stmt: sa.Select[Any] = sa.select(*columns, (-rank).label("score")).where(found, *conds)
+    return stmt
 
 
-async def groups(
-    session: AsyncSession, query: Query, f: Filters, limit: int, after: tuple[float, str] | None
-) -> list[Group]:
-    """Transcripts with matching segments, best first: their best score and number of hits."""
-    m = _matches(session, query, _conditions(f), [H.transcript_id], marked=False).subquery()
-    g = (
-        sa.select(
-            m.c.transcript_id,
-            sa.func.min(m.c.score).label("best"),
-            sa.func.count().label("hits"),
-        )
+async def page(
+    session: AsyncSession,
+    query: Query,
+    f: Filters,
+    limit: int,
+    after: tuple[float, str] | None,
+    per_transcript: int,
+) -> list[sa.Row[Any]]:
+    """One scan of the matches: the ``limit`` best transcripts after ``after`` (by their best
+    score, then id), each with its ``best`` score, its number of hits ``n`` and its
+    ``per_transcript`` best segments (``score``, and the segment's columns)."""
+    m = _matches(session, query, _conditions(f)).cte("m")  # used twice: scanned once
+    grouped = (
+        sa.select(m.c.transcript_id, sa.func.min(m.c.score).label("best"),
+                  sa.func.count().label("n"))
         .group_by(m.c.transcript_id)
         .subquery()
-    )
-    stmt = sa.select(g).order_by(g.c.best, g.c.transcript_id).limit(limit)
+    )  # fmt: skip
+    top = sa.select(grouped).order_by(grouped.c.best, grouped.c.transcript_id).limit(limit)
     if after is not None:
         score, ident = after
-        stmt = stmt.where(
-            sa.or_(g.c.best > score, sa.and_(g.c.best == score, g.c.transcript_id > ident))
+        top = top.where(
+            sa.or_(
+                grouped.c.best > score,
+                sa.and_(grouped.c.best == score, grouped.c.transcript_id > ident),
+            )
         )
-    return [Group(r.transcript_id, float(r.best), int(r.hits)) for r in await session.execute(stmt)]
+    g = top.subquery()
+    order = sa.func.row_number().over(partition_by=m.c.transcript_id, order_by=(m.c.score, m.c.id))
+    ranked = (
+        sa.select(m.c.id, m.c.score, g.c.best, g.c.n, order.label("rn"))
+        .join(g, g.c.transcript_id == m.c.transcript_id)
+        .subquery()
+    )
+    stmt = (
+        sa.select(ranked.c.best, ranked.c.n, ranked.c.score, H.transcript_id, H.segment, H.start,
+                  H.end, H.speaker, H.language, H.analyzer, H.text, H.version, H.stage)
+        .join(H, H.id == ranked.c.id)
+        .where(ranked.c.rn <= per_transcript)
+        .order_by(ranked.c.best, H.transcript_id, H.segment)
+    )  # fmt: skip
+    return list(await session.execute(stmt))
 
 
-async def hits(
-    session: AsyncSession, query: Query, f: Filters, transcript_ids: Sequence[str]
-) -> list[sa.Row[Any]]:
-    """The matching segments of these transcripts, with marked text and score."""
-    columns = [H.transcript_id, H.segment, H.start, H.end, H.speaker, H.language, H.text,
-               H.version, H.stage]  # fmt: skip
-    conds = [*_conditions(f), H.transcript_id.in_(list(transcript_ids))]
-    return list(await session.execute(_matches(session, query, conds, columns, marked=True)))
+async def count(session: AsyncSession, query: Query, f: Filters) -> int:
+    """How many segments match (the benchmark reports it)."""
+    m = _matches(session, query, _conditions(f)).subquery()
+    return int(await session.scalar(sa.select(sa.func.count()).select_from(m)) or 0)
 
 
 async def transcripts(session: AsyncSession, ids: Sequence[str]) -> dict[str, Any]:

@@ -21,8 +21,9 @@ from trax import errors
 from trax.engine.result import TranscriptDocument
 from trax.pagination import PageRequest
 from trax.search import repository
-from trax.search.query import parse
-from trax.search.repository import ENGLISH, MARK_END, MARK_START, SIMPLE, Filters
+from trax.search.highlight import spans
+from trax.search.query import Query, parse
+from trax.search.repository import ENGLISH, SIMPLE, Filters
 from trax.search.schemas import SearchHit, SearchResult
 from trax.transcripts.stages import STAGES
 
@@ -36,10 +37,6 @@ BAD_TEXT = "at most {n} characters"
 BAD_LIMIT = f"between 1 and {MAX_LIMIT}"
 BAD_CURSOR = "the cursor {cursor!r} is not one this search gave out"
 _LANGUAGE = re.compile(r"[a-z]{2,3}")
-
-
-def _plain(text: str) -> str:
-    return text.replace(MARK_START, "").replace(MARK_END, "").strip()
 
 
 async def index_version(
@@ -64,7 +61,7 @@ async def index_version(
                 "speaker": segment.speaker,
                 "language": language,
                 "analyzer": ENGLISH if language == "en" else SIMPLE,
-                "text": _plain(segment.text),
+                "text": segment.text.strip(),
                 "created_at": ctx.created_at,
             }
         )
@@ -121,37 +118,28 @@ def _decode_cursor(token: str) -> tuple[float, str]:
         raise errors.InvalidOptionError("cursor", BAD_CURSOR.format(cursor=token[:80])) from exc
 
 
-def _highlighted(marked: str) -> tuple[str, list[tuple[int, int]], str]:
-    """Split text with match markers into plain text, match offsets and an HTML snippet."""
-    text, spans, snippet = [], [], []
-    pos, start = 0, 0
-    # Words of one phrase are one highlight on both databases (PostgreSQL marks each word).
-    marked = re.sub(f"{MARK_END}(\\s+){MARK_START}", r"\1", marked)
-    for part in re.split(f"([{MARK_START}{MARK_END}])", marked):
-        if part == MARK_START:
-            start = pos
-            snippet.append("<mark>")
-        elif part == MARK_END:
-            spans.append((start, pos))
-            snippet.append("</mark>")
-        else:
-            text.append(part)
-            snippet.append(html.escape(part, quote=False))
-            pos += len(part)
-    return "".join(text), spans, "".join(snippet)
+def _snippet(text: str, marks: list[tuple[int, int]]) -> str:
+    """``text`` HTML-escaped with each marked range inside ``<mark>``."""
+    out, pos = [], 0
+    for start, end in marks:
+        out += [html.escape(text[pos:start], quote=False), "<mark>",
+                html.escape(text[start:end], quote=False), "</mark>"]  # fmt: skip
+        pos = end
+    out.append(html.escape(text[pos:], quote=False))
+    return "".join(out)
 
 
-def _hit(row: Any) -> SearchHit:
-    text, spans, snippet = _highlighted(row.marked)
+def _hit(row: Any, query: Query) -> SearchHit:
+    marks = spans(row.text, query, english=row.analyzer == ENGLISH)
     return SearchHit(
         segment=row.segment,
         start=row.start,
         end=row.end,
         speaker=row.speaker,
         language=row.language,
-        text=text,
-        highlights=spans,
-        snippet=snippet,
+        text=row.text,
+        highlights=marks,
+        snippet=_snippet(row.text, marks),
         link=f"/api/v1/transcripts/{row.transcript_id}?t={row.start:g}",
     )
 
@@ -167,35 +155,35 @@ async def search(
     if not 1 <= page.limit <= MAX_LIMIT:
         raise errors.InvalidOptionError("limit", BAD_LIMIT)
     after = _decode_cursor(page.cursor) if page.cursor is not None else None
-    found = await repository.groups(session, query, filters, page.limit + 1, after)
-    groups, more = found[: page.limit], len(found) > page.limit
-    if not groups:
-        return [], None
-    ids = [g.transcript_id for g in groups]
+    rows = await repository.page(
+        session, query, filters, page.limit + 1, after, HITS_PER_TRANSCRIPT
+    )
     by_transcript: dict[str, list[Any]] = {}
-    for row in await repository.hits(session, query, filters, ids):
+    for row in rows:  # ordered by rank, then time
         by_transcript.setdefault(row.transcript_id, []).append(row)
-    info = await repository.transcripts(session, ids)
+    ids = list(by_transcript)
+    more = len(ids) > page.limit
+    ids = ids[: page.limit]
+    info = await repository.transcripts(session, ids) if ids else {}
     results = []
-    for g in groups:
-        rows = by_transcript.get(g.transcript_id, [])
-        best = sorted(rows, key=lambda r: (r.score, r.segment))[:HITS_PER_TRANSCRIPT]
-        t = info.get(g.transcript_id)
-        if t is None:  # deleted between the two reads
+    for tid in ids:
+        hits, t = by_transcript[tid], info.get(tid)
+        if t is None:  # deleted meanwhile
             continue
         results.append(
             SearchResult(
-                transcript_id=t.id,
+                transcript_id=tid,
                 media_id=t.media_id,
                 filename=t.filename,
                 project_id=t.project_id,
-                version=rows[0].version if rows else 0,
-                stage=rows[0].stage if rows else "",
+                version=hits[0].version,
+                stage=hits[0].stage,
                 created_at=t.created_at,
-                score=g.score,
-                hit_count=g.hits,
-                hits=[_hit(r) for r in sorted(best, key=lambda r: r.segment)],
+                score=hits[0].best,
+                hit_count=hits[0].n,
+                hits=[_hit(r, query) for r in hits],
             )
         )
-    cursor = _encode_cursor(groups[-1].score, groups[-1].transcript_id) if more else None
+    last = by_transcript[ids[-1]][0] if more else None
+    cursor = _encode_cursor(float(last.best), last.transcript_id) if last is not None else None
     return results, cursor

@@ -6,7 +6,8 @@ Create Date: 2026-11-30 04:00:00
 
 ``segment_hits`` holds one row per segment of each transcript's newest version. Beside it, per
 database (ADR 0015): on SQLite two external-content FTS5 tables (``segment_fts_en``: porter
-stemming for English; ``segment_fts``: case and accents folded only) kept in sync by triggers;
+stemming for English; ``segment_fts``: case and accents folded only), each over a view of its
+analyzer's rows and kept in sync by triggers;
 on PostgreSQL a generated ``tsvector`` column (configurations ``trax_english`` and
 ``trax_simple``, both with ``unaccent`` and without stop words) and a GIN index over it.
 Existing transcripts are indexed here.
@@ -27,9 +28,14 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _SQLITE = [
-    "CREATE VIRTUAL TABLE segment_fts_en USING fts5(text, content='segment_hits', "
+    # Each FTS5 table reads its rows' text from a view of its analyzer's rows, so that FTS5's
+    # own 'rebuild' (and 'integrity-check') see exactly the rows the triggers give it.
+    "CREATE VIEW segment_hits_en AS SELECT id, text FROM segment_hits WHERE analyzer = 'english'",
+    "CREATE VIEW segment_hits_simple AS SELECT id, text FROM segment_hits "
+    "WHERE analyzer <> 'english'",
+    "CREATE VIRTUAL TABLE segment_fts_en USING fts5(text, content='segment_hits_en', "
     "content_rowid='id', tokenize='porter unicode61 remove_diacritics 2')",
-    "CREATE VIRTUAL TABLE segment_fts USING fts5(text, content='segment_hits', "
+    "CREATE VIRTUAL TABLE segment_fts USING fts5(text, content='segment_hits_simple', "
     "content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
     # FTS5 external-content tables are not told about changes: these triggers tell them (also
     # of rows removed by the foreign key's ON DELETE CASCADE, which fires delete triggers).
@@ -159,6 +165,8 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER IF EXISTS {name}")
         op.execute("DROP TABLE IF EXISTS segment_fts_en")
         op.execute("DROP TABLE IF EXISTS segment_fts")
+        op.execute("DROP VIEW IF EXISTS segment_hits_en")
+        op.execute("DROP VIEW IF EXISTS segment_hits_simple")
     op.drop_table("segment_hits")
     if bind.dialect.name != "sqlite":
         op.execute("DROP TEXT SEARCH CONFIGURATION IF EXISTS trax_english")
