@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import snowballstemmer
 
-from trax.search.query import Query, Term
+from trax.search.query import Query
 
 _WORD = re.compile(r"[^\W_]+")
 _STEMMERS = (snowballstemmer.stemmer("porter"), snowballstemmer.stemmer("english"))
@@ -32,8 +32,31 @@ def _stems(word: str) -> frozenset[str]:
     return frozenset(s.stemWord(word) for s in _STEMMERS)
 
 
+class Highlighter:
+    """Finds a query's matches in segment texts (the query's words are folded once)."""
+
+    def __init__(self, query: Query) -> None:
+        self._terms = [([fold(w) for w in _WORD.findall(t.text)], t.prefix) for t in query.terms]
+
+    def spans(self, text: str, english: bool) -> list[tuple[int, int]]:
+        """``[start, end)`` character ranges of ``text`` that the query's terms match; a
+        phrase is one range."""
+        tokens = [(m.start(), m.end(), fold(m.group())) for m in _WORD.finditer(text)]
+        found = [
+            span for wanted, prefix in self._terms if wanted
+            for span in _term_spans(tokens, wanted, prefix, english)
+        ]  # fmt: skip
+        merged: list[tuple[int, int]] = []
+        for start, end in sorted(set(found)):
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+            else:
+                merged.append((start, end))
+        return merged
+
+
 def _same(token: str, wanted: str, english: bool) -> bool:
-    return token == wanted or (english and bool(_stems(token) & _stems(wanted)))
+    return token == wanted or (english and not _stems(token).isdisjoint(_stems(wanted)))
 
 
 def _prefixed(token: str, prefix: str, english: bool) -> bool:
@@ -42,35 +65,15 @@ def _prefixed(token: str, prefix: str, english: bool) -> bool:
     )
 
 
-def spans(text: str, query: Query, english: bool) -> list[tuple[int, int]]:
-    """``[start, end)`` character ranges of ``text`` that the query's terms match; a phrase is
-    one range."""
-    tokens = [(m.start(), m.end(), fold(m.group())) for m in _WORD.finditer(text)]
-    found: list[tuple[int, int]] = []
-    for term in query.terms:
-        found.extend(_term_spans(tokens, term, english))
-    merged: list[tuple[int, int]] = []
-    for start, end in sorted(set(found)):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
-        else:
-            merged.append((start, end))
-    return merged
-
-
 def _term_spans(
-    tokens: list[tuple[int, int, str]], term: Term, english: bool
+    tokens: list[tuple[int, int, str]], wanted: list[str], prefix: bool, english: bool
 ) -> list[tuple[int, int]]:
-    wanted = [fold(w) for w in _WORD.findall(term.text)]
-    if not wanted:
-        return []
     out = []
-    for i in range(len(tokens) - len(wanted) + 1):
-        window = tokens[i : i + len(wanted)]
-        *whole, last = wanted
-        ok = all(_same(t[2], w, english) for t, w in zip(window, whole, strict=False))
-        tail = window[-1][2]
-        ok = ok and (_prefixed(tail, last, english) if term.prefix else _same(tail, last, english))
-        if ok:
-            out.append((window[0][0], window[-1][1]))
+    n, last = len(wanted), wanted[-1]
+    for i in range(len(tokens) - n + 1):
+        tail = tokens[i + n - 1][2]
+        if not (_prefixed(tail, last, english) if prefix else _same(tail, last, english)):
+            continue
+        if all(_same(tokens[i + k][2], wanted[k], english) for k in range(n - 1)):
+            out.append((tokens[i][0], tokens[i + n - 1][1]))
     return out

@@ -21,8 +21,8 @@ from trax import errors
 from trax.engine.result import TranscriptDocument
 from trax.pagination import PageRequest
 from trax.search import repository
-from trax.search.highlight import spans
-from trax.search.query import Query, parse
+from trax.search.highlight import Highlighter
+from trax.search.query import parse
 from trax.search.repository import ENGLISH, SIMPLE, Filters
 from trax.search.schemas import SearchHit, SearchResult
 from trax.transcripts.stages import STAGES
@@ -129,8 +129,8 @@ def _snippet(text: str, marks: list[tuple[int, int]]) -> str:
     return "".join(out)
 
 
-def _hit(row: Any, query: Query) -> SearchHit:
-    marks = spans(row.text, query, english=row.analyzer == ENGLISH)
+def _hit(row: Any, marker: Highlighter) -> SearchHit:
+    marks = marker.spans(row.text, english=row.analyzer == ENGLISH)
     return SearchHit(
         segment=row.segment,
         start=row.start,
@@ -165,7 +165,7 @@ async def search(
     more = len(ids) > page.limit
     ids = ids[: page.limit]
     info = await repository.transcripts(session, ids) if ids else {}
-    results = []
+    results, marker = [], Highlighter(query)
     for tid in ids:
         hits, t = by_transcript[tid], info.get(tid)
         if t is None:  # deleted meanwhile
@@ -181,7 +181,7 @@ async def search(
                 created_at=t.created_at,
                 score=hits[0].best,
                 hit_count=hits[0].n,
-                hits=[_hit(r, query) for r in hits],
+                hits=[_hit(r, marker) for r in hits],
             )
         )
     last = by_transcript[ids[-1]][0] if more else None
