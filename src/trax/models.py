@@ -4,6 +4,7 @@ from trax.db import Base
 from trax.jobs.models import Job, JobStatus
 from trax.media.models import Media, StoredObject
 from trax.projects.models import Project
+from trax.renders.models import Render
 from trax.search.models import SegmentHit
 from trax.transcripts.models import Transcript, TranscriptVersion
 from trax.users.models import ApiKey, User
@@ -16,6 +17,7 @@ __all__ = [
     "JobStatus",
     "Media",
     "Project",
+    "Render",
     "SegmentHit",
     "StoredObject",
     "Transcript",

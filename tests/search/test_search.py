@@ -253,7 +253,7 @@ async def test_the_migration_indexes_existing_transcripts(
         from alembic import command
 
         cfg = dbmod._alembic_config(conn)
-        command.downgrade(cfg, "3c9e5a7f2b14")
+        command.downgrade(cfg, "-1")  # this revision only
         command.upgrade(cfg, "head")
 
     async with runtime.db.engine.begin() as conn:

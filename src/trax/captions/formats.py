@@ -99,6 +99,7 @@ class _Tok:
     end: int
     text: str  # normalised, non-empty
     sep: str  # " " or "" (glued to the previous token)
+    speaker: str | None = None
 
 
 def _ms(seconds: float) -> int:
@@ -121,14 +122,17 @@ def _segment_tokens(seg: Segment) -> list[_Tok]:
             for w in seg.words
             if w.text.strip()
         ]
-        return [_Tok(t.start, t.end, t.text, " " if i == 0 else t.sep) for i, t in enumerate(toks)]
+        return [
+            _Tok(t.start, t.end, t.text, " " if i == 0 else t.sep, seg.speaker)
+            for i, t in enumerate(toks)
+        ]
     words = _norm(seg.text).split(" ")
     start, end = _ms(seg.start), max(_ms(seg.end), _ms(seg.start))
     total, done, toks = sum(len(w) + 1 for w in words), 0, []
     for word in filter(None, words):
         a = start + (end - start) * done // total
         done += len(word) + 1
-        toks.append(_Tok(a, start + (end - start) * done // total, word, " "))
+        toks.append(_Tok(a, start + (end - start) * done // total, word, " ", seg.speaker))
     return toks
 
 
@@ -142,7 +146,7 @@ def _tokens(doc: TranscriptDocument, width: int) -> list[_Tok]:
         for i, piece in enumerate(pieces):
             a = start + (end - start) * i // len(pieces)
             b = start + (end - start) * (i + 1) // len(pieces)
-            out.append(_Tok(a, b, piece, tok.sep if i == 0 else ""))
+            out.append(_Tok(a, b, piece, tok.sep if i == 0 else "", tok.speaker))
     return out
 
 
@@ -167,8 +171,11 @@ def _gap(toks: list[_Tok], j: int) -> int:
 
 
 def _forced_break(toks: list[_Tok], j: int, pause: int) -> bool:
-    """Whether a new cue must start after token ``j``: a pause, or a sentence end and half one."""
+    """Whether a new cue must start after token ``j``: a pause, a sentence end and half one, or
+    another speaker."""
     gap = _gap(toks, j)
+    if toks[j].speaker != toks[j + 1].speaker:
+        return True
     return gap >= pause or (gap * 2 >= pause and _ends_with(toks[j].text, SENTENCE_END))
 
 
@@ -223,8 +230,9 @@ def _group(toks: list[_Tok], style: CaptionStyle) -> list[tuple[int, int]]:
     return groups
 
 
-def _lines(toks: list[_Tok], a: int, b: int, style: CaptionStyle) -> tuple[str, ...]:
-    """Lay out tokens ``a..b-1`` in as few lines as possible, balanced, breaking at punctuation."""
+def _line_ranges(toks: list[_Tok], a: int, b: int, style: CaptionStyle) -> list[tuple[int, int]]:
+    """Lay out tokens ``a..b-1`` in as few lines as possible, balanced, breaking at punctuation:
+    each line's ``(first, end)`` token range."""
     width = style.max_line_chars
     count = _line_count(toks, a, b, width)
     pos = {a: 0}
@@ -250,7 +258,28 @@ def _lines(toks: list[_Tok], a: int, b: int, style: CaptionStyle) -> tuple[str, 
         p = best[k][i][1]
         breaks.append((p, i))
         i = p
-    return tuple("".join(t.sep + t.text for t in toks[p:q]).strip() for p, q in reversed(breaks))
+    return list(reversed(breaks))
+
+
+@dataclass(frozen=True)
+class TimedWord:
+    """One word of a cue: its time (seconds), its text, the text before it on its line (``sep``:
+    a space or nothing), which line of the cue it is on, and who speaks it (None: unknown)."""
+
+    start: float
+    end: float
+    text: str
+    sep: str
+    line: int
+    speaker: str | None
+
+
+@dataclass(frozen=True)
+class WordCue:
+    """A cue with its words: what a word-by-word (karaoke) highlight needs."""
+
+    cue: Cue
+    words: tuple[TimedWord, ...]
 
 
 def build_cues(doc: TranscriptDocument, style: CaptionStyle = CaptionStyle()) -> list[Cue]:
@@ -258,11 +287,17 @@ def build_cues(doc: TranscriptDocument, style: CaptionStyle = CaptionStyle()) ->
 
     Greedy over the word timings: a cue takes words while it fits ``max_lines`` lines of
     ``max_line_chars`` and lasts at most ``max_cue_seconds``; a pause of ``pause_seconds`` (or a
-    sentence end followed by half of one) always starts a new cue. When a cue is full it is cut
-    at the latest sentence end, else clause punctuation, else short pause, that leaves it at least
-    40% full. Cues never overlap; short cues are stretched towards ``min_cue_seconds`` into the
-    following silence. A word wider than a line is hard-wrapped so the line limit always holds.
+    sentence end followed by half of one) always starts a new cue, and so does another speaker.
+    When a cue is full it is cut at the latest sentence end, else clause punctuation, else short
+    pause, that leaves it at least 40% full. Cues never overlap; short cues are stretched towards
+    ``min_cue_seconds`` into the following silence. A word wider than a line is hard-wrapped so
+    the line limit always holds.
     """
+    return [w.cue for w in build_word_cues(doc, style)]
+
+
+def build_word_cues(doc: TranscriptDocument, style: CaptionStyle = CaptionStyle()) -> list[WordCue]:
+    """:func:`build_cues` with each cue's words, their lines and speakers."""
     toks = _tokens(doc, style.max_line_chars)
     groups = _group(toks, style)
     max_ms, min_ms = _ms(style.max_cue_seconds), _ms(style.min_cue_seconds)
@@ -275,10 +310,18 @@ def build_cues(doc: TranscriptDocument, style: CaptionStyle = CaptionStyle()) ->
             starts[i] = max(starts[i], ends[i - 1])
         ends[i] = max(ends[i], starts[i] + 1)
     limit = [*starts[1:], max(ends[-1], _ms(doc.duration))] if groups else []
-    return [
-        Cue(start / 1000, max(end, min(start + min_ms, lim)) / 1000, _lines(toks, a, b, style))
-        for (a, b), start, end, lim in zip(groups, starts, ends, limit, strict=True)
-    ]
+    out = []
+    for (a, b), start, end, lim in zip(groups, starts, ends, limit, strict=True):
+        ranges = _line_ranges(toks, a, b, style)
+        lines = tuple("".join(t.sep + t.text for t in toks[p:q]).strip() for p, q in ranges)
+        cue = Cue(start / 1000, max(end, min(start + min_ms, lim)) / 1000, lines)
+        words = tuple(
+            TimedWord(t.start / 1000, t.end / 1000, t.text, "" if k == p else t.sep, n, t.speaker)
+            for n, (p, q) in enumerate(ranges)
+            for k, t in ((k, toks[k]) for k in range(p, q))
+        )
+        out.append(WordCue(cue, words))
+    return out
 
 
 def _paragraphs(doc: TranscriptDocument) -> list[str]:

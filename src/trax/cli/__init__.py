@@ -13,6 +13,7 @@ from trax.cli.delete import delete
 from trax.cli.jobs import jobs_group
 from trax.cli.library import db, diff, export, list_command, models, show
 from trax.cli.refine import refine
+from trax.cli.render import render
 from trax.cli.search import search
 from trax.cli.serve import serve
 from trax.cli.transcribe import transcribe
@@ -39,6 +40,7 @@ for command in (
     show,
     export,
     refine,
+    render,
     diff,
     delete,
     models,

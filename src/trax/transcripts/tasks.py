@@ -277,6 +277,7 @@ async def _transcribe(rt: Runtime, lease: Lease, work: _Work) -> Job:
             cached = await transcripts.find_cached(s, media.id, work.options)
         if cached is not None:
             transcript_id, created = cached.id, False
+            steps.next("cached")
         else:
             stored = await file.probe()
             started = _Clock()
