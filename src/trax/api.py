@@ -30,6 +30,7 @@ from trax.notifications.feed import running_feed
 from trax.notifications.router import router as notifications_router
 from trax.projects.router import router as projects_router
 from trax.renders.router import router as renders_router
+from trax.search.router import router as search_router
 from trax.system.router import router as system_router
 from trax.transcripts.router import router as transcripts_router
 from trax.users.auth import LoginLimiter
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         projects_router,
         media_router,
         transcripts_router,
+        search_router,
         renders_router,
         jobs_router,
         webhooks_router,

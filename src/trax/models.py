@@ -5,6 +5,7 @@ from trax.jobs.models import Job, JobStatus
 from trax.media.models import Media, StoredObject
 from trax.projects.models import Project
 from trax.renders.models import Render
+from trax.search.models import SegmentHit
 from trax.transcripts.models import Transcript, TranscriptVersion
 from trax.users.models import ApiKey, User
 from trax.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -17,6 +18,7 @@ __all__ = [
     "Media",
     "Project",
     "Render",
+    "SegmentHit",
     "StoredObject",
     "Transcript",
     "TranscriptVersion",

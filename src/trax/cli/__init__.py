@@ -14,6 +14,7 @@ from trax.cli.jobs import jobs_group
 from trax.cli.library import db, diff, export, list_command, models, show
 from trax.cli.refine import refine
 from trax.cli.render import render
+from trax.cli.search import search
 from trax.cli.serve import serve
 from trax.cli.transcribe import transcribe
 from trax.cli.users import apikeys, users
@@ -35,6 +36,7 @@ def main() -> None:
 for command in (
     transcribe,
     list_command,
+    search,
     show,
     export,
     refine,

@@ -4,4 +4,4 @@
 one query and without importing Alembic; a test checks that it matches the revision files.
 """
 
-HEAD = "7b2e4f6a8c31"
+HEAD = "5a1f3e8c9d20"

@@ -13,6 +13,7 @@ from trax.engine.options import TranscribeOptions
 from trax.engine.result import TranscriptDocument
 from trax.media.models import Media
 from trax.pagination import PageRequest, paged
+from trax.search import service as search
 from trax.transcripts import repository
 from trax.transcripts.diff import VersionDiff, diff
 from trax.transcripts.models import Transcript, TranscriptVersion
@@ -21,6 +22,7 @@ from trax.transcripts.stages import StageRequest
 
 VERSION_NOT_FOUND = "transcript {ref} has no version {version}"
 TRANSCRIPT_NOT_FOUND = "no transcript with id {ref!r}"
+SEARCH_ELSEWHERE = "transcripts are searched with GET /api/v1/search?q=… (or `trax search`)"
 VERSION_RACE = "transcript {ref}: other stages kept taking the next version number; try again"
 _PREVIEW_CHARS = 80
 #: Attempts at taking the next version number while other stages take it too.
@@ -90,6 +92,7 @@ async def save_basic(
     transcript = await repository.find_by_recipe(session, media.id, key)
     assert transcript is not None
     await repository.add_version(session, transcript, _version_row(1, document, key, cost))
+    await search.index_version(session, transcript.id, 1, document)
     return transcript, True
 
 
@@ -123,6 +126,7 @@ async def save_stage(
         row = _version_row(number, stamped, request.recipe_key, cost)
         row.transcript_id = transcript_id
         if await repository.add_version_once(session, row):
+            await search.index_version(session, transcript_id, number, stamped)
             return row, True
     raise errors.ConflictError(VERSION_RACE.format(ref=transcript_id))
 
