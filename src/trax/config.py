@@ -200,6 +200,46 @@ class Settings(BaseSettings):
         default=3600.0, gt=0, description="Longest delay between delivery attempts."
     )
 
+    llm_base_url: str = Field(
+        default="https://api.deepseek.com/v1",
+        description="Base URL of the OpenAI-compatible chat API the enhanced stage calls "
+        "(`…/v1`: OpenAI, DeepSeek, a local llama.cpp, Ollama or vLLM server).",
+    )
+    llm_api_key: SecretStr | None = Field(
+        default=None,
+        description="API key of the chat API; unset, the enhanced stage is refused (a local "
+        "server without keys takes any string).",
+    )
+    llm_model: str = Field(
+        default="deepseek-chat", description="Chat model the enhanced stage uses."
+    )
+    llm_timeout_seconds: float = Field(
+        default=120.0, gt=0, description="Longest one chat call may take before it is retried."
+    )
+    llm_concurrency: int = Field(
+        default=4, ge=1, le=64, description="Chat calls in flight at once for one transcript."
+    )
+    llm_max_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="Tries of one chat call on 429, 5xx, timeouts (backoff with jitter, "
+        "`Retry-After` honoured).",
+    )
+    llm_max_cost_usd: float | None = Field(
+        default=0.10,
+        gt=0,
+        description="Most money the LLM may cost per transcript (all its enhanced versions); "
+        "the stage stops before a call that would go over.",
+    )
+    llm_prices: dict[str, tuple[float, float]] = Field(
+        default_factory=dict,
+        description="Prices per million prompt and completion tokens, by model, as JSON (e.g. "
+        '`{"my-model": [0.28, 0.42]}`): added to and overriding the built-in table.',
+    )
+    cpu_hour_usd: float = Field(
+        default=0.04, ge=0, description="Price of one CPU-hour, for the compute cost of versions."
+    )
+
     @field_validator("data_dir", "model_cache_dir")
     @classmethod
     def _expand(cls, value: Path) -> Path:
