@@ -33,7 +33,9 @@ STOP_WORDS = frozenset(_STOP.split())
 
 def normalise(token: str) -> str:
     """Lower case without punctuation or symbols (``"Country,"`` → ``"country"``)."""
-    kept = (c for c in token.casefold() if not unicodedata.category(c).startswith(("P", "S")))
+    kept = (
+        c for c in token.casefold() if not unicodedata.category(c).startswith(("P", "S", "Z", "C"))
+    )
     return "".join(kept)
 
 

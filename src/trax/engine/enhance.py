@@ -376,7 +376,11 @@ def parse_extras(text: str, segments: Sequence[Segment], duration: float) -> Ext
     for c in raw.chapters:
         snapped = min(starts, key=lambda s: abs(s - min(c.start, duration)))
         chapters.setdefault(snapped, Chapter(start=snapped, title=c.title.strip()))
-    keywords = list(dict.fromkeys(k.strip() for k in raw.keywords if k.strip()))
+    unique: dict[str, str] = {}
+    for keyword in (k.strip() for k in raw.keywords):
+        if keyword:
+            unique.setdefault(keyword.casefold(), keyword)
+    keywords = list(unique.values())
     return Extras(
         summary=raw.summary.strip(),
         chapters=tuple(sorted(chapters.values(), key=lambda c: c.start))[:MAX_CHAPTERS],
