@@ -65,7 +65,8 @@ def test_a_rewrite_keeps_every_word_time_and_chunks_carry_context(
     assert doc.provenance.guard is not None
     assert doc.provenance.guard.kept_original == 0
     assert doc.provenance.guard.chunks == len(chat_server.seen) >= 2
-    assert doc.text != jfk.text and doc.text[0].isupper()
+    assert doc.text != jfk.text
+    assert doc.text[0].isupper()
     assert "yellow" in text_words(doc)
     # Every word keeps the time of the word it came from (the fix takes the replaced word's).
     for old, new in zip(jfk.words, doc.words, strict=True):
@@ -102,7 +103,8 @@ def test_retries_honour_retry_after_and_5xx_then_succeed(
     seen = chat_server.seen
     assert len(seen) == 3
     assert seen[1].at - seen[0].at >= 0.9  # waited as told
-    assert doc.provenance.guard is not None and doc.provenance.guard.kept_original == 0
+    assert doc.provenance.guard is not None
+    assert doc.provenance.guard.kept_original == 0
     assert llm.meter.calls == 1  # only the answered call is paid
 
 
@@ -180,7 +182,8 @@ def test_alignment_merges_splits_and_inserts_take_interpolated_times() -> None:
     times = [(a.word.text.strip(), a.word.start, a.word.end) for a in out]
     assert times[0] == ("We", 0.0, 0.5)
     assert times[1] == ("cannot", 1.0, 2.5)  # the span of the two words it merges
-    assert times[-1][0] == "sadly." and times[-1][1] >= 6.5  # inserted after its neighbour
+    assert times[-1][0] == "sadly."
+    assert times[-1][1] >= 6.5
     assert [a.word.start for a in out] == sorted(a.word.start for a in out)
     assert drift(["we", "can", "not"], ["We", "cannot."], frozenset()).new_words == ()
     assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
