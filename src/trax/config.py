@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import Literal, Self
 
 from platformdirs import user_cache_dir, user_data_dir
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    Field,
+    NonNegativeFloat,
+    SecretStr,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MB = 1024 * 1024
@@ -17,6 +24,7 @@ LEFTOVERS_TOO_SOON = (
     "TRAX_LEFTOVER_SECONDS ({leftover:.0f}) must be longer than TRAX_JOB_TIME_LIMIT_SECONDS "
     "({limit:.0f}): a running job's files would be removed"
 )
+_PRICES = TypeAdapter(dict[str, tuple[NonNegativeFloat, NonNegativeFloat]])
 #: How much longer than the job time limit working files are kept by default.
 _LEFTOVER_MARGIN_SECONDS = 3600.0
 
@@ -231,8 +239,8 @@ class Settings(BaseSettings):
         description="Most money the LLM may cost per transcript (all its enhanced versions); "
         "the stage stops before a call that would go over.",
     )
-    llm_prices: dict[str, tuple[float, float]] = Field(
-        default_factory=dict,
+    llm_prices: str = Field(
+        default="",
         description="Prices per million prompt and completion tokens, by model, as JSON (e.g. "
         '`{"my-model": [0.28, 0.42]}`): added to and overriding the built-in table.',
     )
@@ -244,6 +252,18 @@ class Settings(BaseSettings):
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @field_validator("llm_prices")
+    @classmethod
+    def _price_table(cls, value: str) -> str:
+        if value.strip():
+            _PRICES.validate_json(value)  # fails fast, naming what is wrong
+        return value
+
+    @property
+    def llm_price_table(self) -> dict[str, tuple[float, float]]:
+        """``TRAX_LLM_PRICES`` as {model: (prompt, completion)} USD per million tokens."""
+        return _PRICES.validate_json(self.llm_prices) if self.llm_prices.strip() else {}
 
     @model_validator(mode="after")
     def _s3_needs_a_bucket(self) -> Self:

@@ -201,7 +201,10 @@ def pipeline_stages(
             raise errors.InvalidOptionError(
                 "pipeline", PIPELINE_NOT_AVAILABLE.format(name=name, stage=stage)
             )
-    return [stage_request(settings, stage, trusted=trusted) for stage in PRESETS[name]]
+    try:
+        return [stage_request(settings, stage, trusted=trusted) for stage in PRESETS[name]]
+    except errors.InvalidOptionError as exc:  # e.g. no chat API configured: the preset's fault
+        raise errors.InvalidOptionError("pipeline", exc.reason) from exc
 
 
 def job_options(
@@ -268,7 +271,7 @@ def llm_session(settings: Settings, request: StageRequest, spent_usd: float) -> 
         timeout_s=settings.llm_timeout_seconds,
         concurrency=settings.llm_concurrency,
         max_attempts=settings.llm_max_attempts,
-        prices={**PRICES, **settings.llm_prices},
+        prices={**PRICES, **settings.llm_price_table},
         cache_dir=settings.data_dir / "llm-cache",
     )
     return LlmSession(config, Meter(config, settings.llm_max_cost_usd, spent_usd))
