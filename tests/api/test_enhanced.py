@@ -27,7 +27,7 @@ def test_v2_over_the_api_with_extras_captions_and_costs(
             "llm_model": "test-model",
             "llm_prices": '{"test-model": [1, 2]}',
             "job_max_attempts": 1,
-        }  # fmt: skip
+        }
     )
     with serve(settings) as url, httpx.Client(base_url=url, timeout=60) as http:
         ada = register(http, "ada@example.com")
