@@ -42,10 +42,11 @@ def cues(transcript_id: str, version: int) -> list[srt.Subtitle]:
 def test_v2_makes_an_enhanced_version_whose_captions_stay_in_sync(
     llm_env: ChatServer, tmp_path: Path, media: Path
 ) -> None:
+    report_file = tmp_path / "report.json"
     result = trax("transcribe", media / "jfk.flac", "--model", "tiny.en", "--pipeline", "v2",
-                  "--output-dir", tmp_path / "out", "--report", tmp_path / "report.json")  # fmt: skip
+                  "--output-dir", tmp_path / "out", "--report", report_file)  # fmt: skip
     assert result.exit_code == 0, result.output
-    (row,) = json.loads((tmp_path / "report.json").read_text())["inputs"]
+    (row,) = json.loads(report_file.read_text())["inputs"]
     transcript_id = row["transcript_id"]
 
     chain = versions(transcript_id)
