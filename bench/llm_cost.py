@@ -1,6 +1,6 @@
 """What a 5-minute transcript costs: compute for v1 (CPU seconds) and LLM tokens for v2.
 
-Builds five minutes of real speech from ``../shared/media`` (apollo11.mp3, sample.wav, jfk.flac
+Builds five minutes of real speech from ``../shared/media`` (sample.wav and jfk.flac,
 repeated), transcribes it with the ``base`` model measuring the process's CPU seconds, then runs
 the enhanced stage against an in-process echo chat server (it answers each chunk with its own
 text, the cheapest rewrite that changes nothing) that counts tokens the way DeepSeek documents
@@ -66,7 +66,7 @@ class _Echo(BaseHTTPRequestHandler):
 def five_minutes(out: Path, minutes: float) -> Path:
     import imageio_ffmpeg
 
-    parts = ["apollo11.mp3", "sample.wav", "jfk.flac"] * 4
+    parts = ["sample.wav", "jfk.flac"] * 8
     inputs = [a for p in parts for a in ("-i", str(MEDIA / p))]
     chain = "".join(f"[{i}:a]aresample=16000,aformat=channel_layouts=mono[a{i}];"
                     for i in range(len(parts)))  # fmt: skip
