@@ -23,6 +23,7 @@ from trax.actors import job_runtime
 from trax.bodies import BodyLimit
 from trax.compat.router import router as compat_router
 from trax.config import Settings, get_settings
+from trax.costs.router import router as costs_router
 from trax.errors import error_body
 from trax.jobs.router import router as jobs_router
 from trax.media.router import router as media_router
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         search_router,
         renders_router,
         jobs_router,
+        costs_router,
         webhooks_router,
         notifications_router,
         compat_router,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import click
 
+from trax.cli.costs import costs
 from trax.cli.delete import delete
 from trax.cli.jobs import jobs_group
 from trax.cli.library import db, diff, export, list_command, models, show
@@ -42,6 +43,7 @@ for command in (
     refine,
     render,
     diff,
+    costs,
     delete,
     models,
     jobs_group,

@@ -1,7 +1,7 @@
 """search index over the segments of every transcript's current version
 
 Revision ID: 5a1f3e8c9d20
-Revises: 7b2e4f6a8c31
+Revises: 2e8b6d4f0c53
 Create Date: 2026-11-30 04:00:00
 
 ``segment_hits`` holds one row per segment of each transcript's newest version. Beside it, per
@@ -23,7 +23,7 @@ from alembic import op
 import trax.db
 
 revision: str = "5a1f3e8c9d20"
-down_revision: str | None = "7b2e4f6a8c31"
+down_revision: str | None = "2e8b6d4f0c53"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
