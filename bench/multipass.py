@@ -1,14 +1,15 @@
-"""v1 (batched first pass) against v3 (first pass + multipass refine) on derived public clips.
+"""v1 (batched first pass) against v3 (first pass + multipass refine) on public recordings.
 
-    uv run python bench/multipass.py --model base [--json out.json]
+    uv run python bench/multipass.py --model base [--redo-model base] [--json out.json]
 
-Sets, all built from ``../shared/media`` into a temporary directory (see bench/README.md):
-clean read speech (jfk.flac), noisy read speech (jfk.flac + white or pink noise at 10, 5, 0 dB
-SNR), no-speech clips (speech played backwards, white noise, synthetic chords), the code-switched
-multilingual.mp3 and the noisy apollo11.mp3 radio (no reference: loops and time only).
+Sets, built into a temporary directory (see bench/README.md): clean read speech (jfk.flac and
+LibriVox readings with reference texts, ``read_speech.py``), noisy read speech (the same + pink
+or babble noise at 10, 5, 0 dB SNR), no-speech clips (speech played backwards, white noise,
+synthetic chords), the code-switched multilingual.mp3 and the noisy apollo11.mp3 radio (no
+reference: loops and time only).
 
 Prints per set: WER (Whisper's English normaliser + jiwer) for v1 and v3, words written on
-no-speech clips, loops (a 1- to 4-word phrase repeated 4+ times back to back), wall time of v1
+no-speech clips, loops (a 1- to 10-word phrase repeated 4+ times back to back), wall time of v1
 and of v3 (first pass + refine), and how many seconds were re-decoded.
 """
 
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import jiwer
 import numpy as np
+import read_speech
 from whisper_normalizer.english import EnglishTextNormalizer
 
 from trax.engine.asr import EngineConfig, Transcriber
@@ -34,6 +36,8 @@ from trax.engine.multipass import MultipassOptions, loop_spans, refine
 from trax.engine.options import TranscribeOptions
 
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
+#: Played backwards and summed into babble noise.
+BABBLE = ("sample.wav", "multilingual.mp3", "hotwords.mp3", "stereo_diarization.wav")
 JFK_TEXT = (
     "And so my fellow Americans, ask not what your country can do for you, "
     "ask what you can do for your country."
@@ -103,21 +107,41 @@ def chords(seconds: float) -> AudioArray:
     return (0.6 * out / np.abs(out).max()).astype(np.float32)
 
 
-def build(out: Path) -> list[Item]:
+def babble(n: int, rng: np.random.Generator) -> AudioArray:
+    """Four voices at once, none intelligible: shared recordings played backwards, summed at
+    random offsets (speech-shaped, speech-rhythmed noise with no words to transcribe)."""
+    voices = [load(MEDIA / name)[::-1] for name in BABBLE]
+    out = np.zeros(n, dtype=np.float32)
+    for voice in voices:
+        offset = int(rng.integers(0, len(voice)))
+        looped = np.tile(np.roll(voice, offset), n // len(voice) + 1)[:n]
+        out += looped / (np.std(looped) + 1e-9)
+    return (out / np.std(out)).astype(np.float32)
+
+
+def noise(kind: str, n: int, rng: np.random.Generator) -> AudioArray:
+    if kind == "white":
+        return rng.standard_normal(n).astype(np.float32)
+    return pink(n, rng) if kind == "pink" else babble(n, rng)
+
+
+def build(out: Path, cache: Path, sets: set[str], kinds: list[str]) -> list[Item]:
     rng = np.random.default_rng(2024)
     jfk = load(MEDIA / "jfk.flac")
-    items = [Item("clean read speech", MEDIA / "jfk.flac", JFK_TEXT)]
-    power = float(np.mean(jfk**2))
-    for kind in ("white", "pink"):
+    read: list[tuple[str, AudioArray, str]] = [("jfk", jfk, JFK_TEXT)]
+    for u in read_speech.fetch(cache):
+        read.append((u.name, load(u.path)[int(u.start * SAMPLE_RATE) :], u.reference))
+    items = [
+        Item("clean read speech", write(out / f"{name}.wav", audio), text)
+        for name, audio, text in read
+    ]
+    for kind in kinds:
         for snr in (10, 5, 0):
-            base = (
-                rng.standard_normal(len(jfk)).astype(np.float32)
-                if kind == "white"
-                else pink(len(jfk), rng)
-            )
-            noise = base * np.sqrt(power / 10 ** (snr / 10)) / np.std(base)
-            path = write(out / f"jfk_{kind}_{snr}db.wav", jfk + noise)
-            items.append(Item("noisy read speech", path, JFK_TEXT))
+            for name, audio, text in read:
+                base = noise(kind, len(audio), rng)
+                scale = np.sqrt(float(np.mean(audio**2)) / 10 ** (snr / 10)) / np.std(base)
+                path = write(out / f"{name}_{kind}_{snr}db.wav", audio + base * scale)
+                items.append(Item("noisy read speech", path, text))
     sample = load(MEDIA / "sample.wav")
     items += [
         Item("no speech", write(out / "jfk_reversed.wav", jfk[::-1].copy()), ""),
@@ -129,27 +153,34 @@ def build(out: Path) -> list[Item]:
         Item("code-switched (en→de)", MEDIA / "multilingual.mp3", None),
         Item("noisy radio", MEDIA / "apollo11.mp3", None),
     ]
-    return items
+    return [i for i in items if not sets or i.set_name.split()[0] in sets]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="base")
+    parser.add_argument("--model", default="base", help="the first pass's model (v1)")
+    parser.add_argument("--redo-model", help="MultipassOptions.model (default: the parent's)")
     parser.add_argument("--beam-size", type=int, default=MultipassOptions().beam_size)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--noise", default="pink,babble", help="kinds: white, pink, babble")
+    parser.add_argument("--sets", default="", help="first words of set names, e.g. noisy,no")
+    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "trax-bench")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     norm = EnglishTextNormalizer()
+    options = MultipassOptions(model=args.redo_model, beam_size=args.beam_size)
     with tempfile.TemporaryDirectory(prefix="trax-mp-") as tmp:
-        items = build(Path(tmp))
+        sets = {s for s in args.sets.split(",") if s}
+        items = build(Path(tmp), args.cache, sets, args.noise.split(","))
         config = EngineConfig(
-            model_cache_dir=Path(tmp) / "models", load=LoadOptions(cpu_threads=args.threads)
+            model_cache_dir=args.cache / "models", load=LoadOptions(cpu_threads=args.threads)
         )
         transcriber = Transcriber(config)
-        transcriber.pipeline(args.model)  # load (and warm) before timing
-        transcriber.whisper(args.model)
-        transcriber.transcribe(probe(MEDIA / "jfk.flac", max_bytes=10**10, max_duration=1e6),
-                               TranscribeOptions(model=args.model))  # fmt: skip
+        jfk = probe(MEDIA / "jfk.flac", max_bytes=10**10, max_duration=1e6)
+        for model in {args.model, args.redo_model or args.model}:  # load and warm before timing
+            transcriber.pipeline(model)
+            transcriber.whisper(model)
+            transcriber.transcribe(jfk, TranscribeOptions(model=model))
         rows: dict[str, Row] = {}
         for item in items:
             row = rows.setdefault(item.set_name, Row(item.set_name))
@@ -157,7 +188,7 @@ def main() -> int:
             start = time.perf_counter()
             v1 = transcriber.transcribe(media, TranscribeOptions(model=args.model))
             first = time.perf_counter()
-            v3 = refine(transcriber, media, v1, MultipassOptions(beam_size=args.beam_size))
+            v3 = refine(transcriber, media, v1, options)
             done = time.perf_counter()
             row.items += 1
             row.v1_seconds += first - start
@@ -173,6 +204,9 @@ def main() -> int:
                 row.refs.append(norm(item.reference))
                 row.v1_hyps.append(norm(v1.text))
                 row.v3_hyps.append(norm(v3.text))
+                w1 = jiwer.wer(row.refs[-1], row.v1_hyps[-1])
+                w3 = jiwer.wer(row.refs[-1], row.v3_hyps[-1])
+                print(f"{item.path.name}: WER {w1:.3f} -> {w3:.3f}", file=sys.stderr)
             print(f"{item.path.name}: v1 {v1.text!r}\n  v3 {v3.text!r}", file=sys.stderr)
             for region in v3.regions:
                 print(f"  {region}", file=sys.stderr)
@@ -181,7 +215,9 @@ def main() -> int:
 
 
 def report(rows: list[Row], args: argparse.Namespace) -> None:
-    print(f"model {args.model}, re-decode beam {args.beam_size}, {args.threads} threads\n")
+    redo = args.redo_model or args.model
+    print(f"first pass {args.model}, re-decode {redo} beam {args.beam_size}, "
+          f"noise {args.noise}, {args.threads} threads\n")  # fmt: skip
     print("| set | clips | WER v1 | WER v3 | words on no-speech v1 / v3 | loops v1 / v3 "
           "| wall v1 | wall v3 | v3/v1 | re-decoded |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|---|")

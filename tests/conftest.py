@@ -38,6 +38,8 @@ from trax.queue import Queue
 from trax.runtime import Runtime, open_runtime
 from trax.storage import s3_client
 
+from .chat_server import chat_server  # noqa: F401 (a fixture: the scripted chat API)
+
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 

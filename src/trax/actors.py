@@ -23,6 +23,7 @@ from trax.config import Settings
 from trax.jobs.recovery import sweep
 from trax.pools import embedded_pools
 from trax.queue import ActorSpec, Queue
+from trax.renders.tasks import render_actor
 from trax.runtime import Runtime, open_runtime
 from trax.transcripts.tasks import refine_actor, transcribe_actor
 from trax.webhooks.tasks import delivery_actor
@@ -31,7 +32,12 @@ log = structlog.get_logger(__name__)
 
 
 def actor_specs(settings: Settings) -> list[ActorSpec]:
-    return [transcribe_actor(settings), refine_actor(settings), delivery_actor(settings)]
+    return [
+        transcribe_actor(settings),
+        refine_actor(settings),
+        render_actor(settings),
+        delivery_actor(settings),
+    ]
 
 
 def build_queue(settings: Settings, extra: Iterable[Middleware] = ()) -> Queue:

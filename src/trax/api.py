@@ -23,12 +23,15 @@ from trax.actors import job_runtime
 from trax.bodies import BodyLimit
 from trax.compat.router import router as compat_router
 from trax.config import Settings, get_settings
+from trax.costs.router import router as costs_router
 from trax.errors import error_body
 from trax.jobs.router import router as jobs_router
 from trax.media.router import router as media_router
 from trax.notifications.feed import running_feed
 from trax.notifications.router import router as notifications_router
 from trax.projects.router import router as projects_router
+from trax.renders.router import router as renders_router
+from trax.search.router import router as search_router
 from trax.system.router import router as system_router
 from trax.transcripts.router import router as transcripts_router
 from trax.users.auth import LoginLimiter
@@ -66,7 +69,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         projects_router,
         media_router,
         transcripts_router,
+        search_router,
+        renders_router,
         jobs_router,
+        costs_router,
         webhooks_router,
         notifications_router,
         compat_router,

@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import Literal, Self
 
 from platformdirs import user_cache_dir, user_data_dir
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    Field,
+    NonNegativeFloat,
+    SecretStr,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MB = 1024 * 1024
@@ -17,6 +24,7 @@ LEFTOVERS_TOO_SOON = (
     "TRAX_LEFTOVER_SECONDS ({leftover:.0f}) must be longer than TRAX_JOB_TIME_LIMIT_SECONDS "
     "({limit:.0f}): a running job's files would be removed"
 )
+_PRICES = TypeAdapter(dict[str, tuple[NonNegativeFloat, NonNegativeFloat]])
 #: How much longer than the job time limit working files are kept by default.
 _LEFTOVER_MARGIN_SECONDS = 3600.0
 
@@ -205,10 +213,62 @@ class Settings(BaseSettings):
         default=3600.0, gt=0, description="Longest delay between delivery attempts."
     )
 
+    llm_base_url: str = Field(
+        default="https://api.deepseek.com/v1",
+        description="Base URL of the OpenAI-compatible chat API the enhanced stage calls "
+        "(`…/v1`: OpenAI, DeepSeek, a local llama.cpp, Ollama or vLLM server).",
+    )
+    llm_api_key: SecretStr | None = Field(
+        default=None,
+        description="API key of the chat API; unset, the enhanced stage is refused (a local "
+        "server without keys takes any string).",
+    )
+    llm_model: str = Field(
+        default="deepseek-chat", description="Chat model the enhanced stage uses."
+    )
+    llm_timeout_seconds: float = Field(
+        default=120.0, gt=0, description="Longest one chat call may take before it is retried."
+    )
+    llm_concurrency: int = Field(
+        default=4, ge=1, le=64, description="Chat calls in flight at once for one transcript."
+    )
+    llm_max_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="Tries of one chat call on 429, 5xx, timeouts (backoff with jitter, "
+        "`Retry-After` honoured).",
+    )
+    llm_max_cost_usd: float | None = Field(
+        default=0.10,
+        gt=0,
+        description="Most money the LLM may cost per transcript (all its enhanced versions); "
+        "the stage stops before a call that would go over.",
+    )
+    llm_prices: str = Field(
+        default="",
+        description="Prices per million prompt and completion tokens, by model, as JSON (e.g. "
+        '`{"my-model": [0.28, 0.42]}`): added to and overriding the built-in table.',
+    )
+    cpu_hour_usd: float = Field(
+        default=0.04, ge=0, description="Price of one CPU-hour, for the compute cost of versions."
+    )
+
     @field_validator("data_dir", "model_cache_dir")
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @field_validator("llm_prices")
+    @classmethod
+    def _price_table(cls, value: str) -> str:
+        if value.strip():
+            _PRICES.validate_json(value)  # fails fast, naming what is wrong
+        return value
+
+    @property
+    def llm_price_table(self) -> dict[str, tuple[float, float]]:
+        """``TRAX_LLM_PRICES`` as {model: (prompt, completion)} USD per million tokens."""
+        return _PRICES.validate_json(self.llm_prices) if self.llm_prices.strip() else {}
 
     @model_validator(mode="after")
     def _s3_needs_a_bucket(self) -> Self:

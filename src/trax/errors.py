@@ -216,6 +216,28 @@ class TranscriptionError(TraxError):
     permanent = False
 
 
+class LlmError(TraxError):
+    """The chat API failed after its retries (429, 5xx, timeouts): try again later."""
+
+    code = "llm_unavailable"
+    http_status = 503
+    permanent = False
+
+
+class LlmRefusedError(TraxError):
+    """The chat API refused the request (bad key, unknown model, 4xx): retrying will not help."""
+
+    code = "llm_refused"
+    http_status = 502
+
+
+class BudgetExceededError(TraxError):
+    """A stage stopped before a paid call that would go over the configured budget."""
+
+    code = "budget_exceeded"
+    http_status = 402
+
+
 class JobAborted(TraxError):
     """A running job stopped on purpose: cancelled, lease lost, or over its time limit."""
 

@@ -4,6 +4,8 @@ from trax.db import Base
 from trax.jobs.models import Job, JobStatus
 from trax.media.models import Media, StoredObject
 from trax.projects.models import Project
+from trax.renders.models import Render
+from trax.search.models import SegmentHit
 from trax.transcripts.models import Transcript, TranscriptVersion
 from trax.users.models import ApiKey, User
 from trax.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -15,6 +17,8 @@ __all__ = [
     "JobStatus",
     "Media",
     "Project",
+    "Render",
+    "SegmentHit",
     "StoredObject",
     "Transcript",
     "TranscriptVersion",

@@ -4,7 +4,8 @@ A delivery holds its thread until the receiver answers or the attempt's deadline
 (or hostile) receivers could take every thread of a shared pool: forty test pings to a receiver
 dripping a byte every two seconds doubled another user's transcription time. Each process
 therefore runs two Dramatiq workers on its one broker: ``TRAX_WORKER_THREADS`` threads on the
-``transcribe`` and ``refine`` queues, ``TRAX_WEBHOOK_WORKER_THREADS`` threads on ``webhook``.
+``transcribe``, ``refine`` and ``render`` queues, ``TRAX_WEBHOOK_WORKER_THREADS`` threads on
+``webhook``.
 
 Embedded mode builds both with :func:`embedded_pools`. A ``trax worker`` process is started by
 Dramatiq's command line on those two queues only (:data:`MAIN_QUEUES`); the
@@ -21,11 +22,11 @@ import dramatiq
 from dramatiq.middleware import Middleware
 
 from trax.config import Settings
-from trax.jobs.service import REFINE, TRANSCRIBE, WEBHOOK
+from trax.jobs.service import REFINE, RENDER, TRANSCRIBE, WEBHOOK
 from trax.queue import Queue
 
 #: The queues of a process's main worker; webhooks have their own pool.
-MAIN_QUEUES: Final = (TRANSCRIBE, REFINE)
+MAIN_QUEUES: Final = (TRANSCRIBE, REFINE, RENDER)
 WEBHOOK_QUEUES: Final = (WEBHOOK,)
 #: Dramatiq warns when a second worker on a broker adds its (per-worker) middleware; two
 #: workers with disjoint queues are what we want, so that warning is expected.

@@ -44,6 +44,8 @@ def _transfer_config() -> TransferConfig:
 
 
 NO_SUCH_OBJECT = "no stored object with key {key!r}"
+#: The folders objects are kept in: uploaded media, and renders made from it.
+MEDIA, RENDERS = "media", "renders"
 
 
 @dataclass(frozen=True)
@@ -54,8 +56,8 @@ class StoredObject:
 
 
 class Storage(Protocol):
-    def put_file(self, source: Path, suffix: str) -> StoredObject:
-        """Copy ``source`` in, hashing it on the way; returns where it went."""
+    def put_file(self, source: Path, suffix: str, folder: str = MEDIA) -> StoredObject:
+        """Copy ``source`` in, hashing it on the way, under ``folder``; returns where it went."""
         ...
 
     def local_copy(self, key: str) -> contextlib.AbstractContextManager[Path]:
@@ -72,9 +74,10 @@ class Storage(Protocol):
         ...
 
 
-def content_key(sha256: str, suffix: str) -> str:
-    """The storage key of bytes with this digest: ``media/ab/<sha256><suffix>``."""
-    return f"media/{sha256[:2]}/{sha256}{suffix.lower()}"
+def content_key(sha256: str, suffix: str, folder: str = MEDIA) -> str:
+    """The storage key of bytes with this digest: ``media/ab/<sha256><suffix>`` (renders of
+    captions into video live in ``renders/``, apart from the media that users upload)."""
+    return f"{folder}/{sha256[:2]}/{sha256}{suffix.lower()}"
 
 
 class LocalStorage:
@@ -83,7 +86,7 @@ class LocalStorage:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def put_file(self, source: Path, suffix: str) -> StoredObject:
+    def put_file(self, source: Path, suffix: str, folder: str = MEDIA) -> StoredObject:
         incoming = self.root / workfiles.INCOMING
         incoming.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
@@ -97,7 +100,7 @@ class LocalStorage:
                     dst.write(block)
                     size += len(block)
             sha = digest.hexdigest()
-            key = content_key(sha, suffix)
+            key = content_key(sha, suffix, folder)
             target = self.root / key
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp, target)
@@ -186,7 +189,7 @@ class S3Storage:
             raise
         return head["ContentLength"]
 
-    def put_file(self, source: Path, suffix: str) -> StoredObject:
+    def put_file(self, source: Path, suffix: str, folder: str = MEDIA) -> StoredObject:
         digest = hashlib.sha256()
         size = 0
         with source.open("rb") as src:
@@ -194,7 +197,7 @@ class S3Storage:
                 digest.update(block)
                 size += len(block)
         sha = digest.hexdigest()
-        key = content_key(sha, suffix)
+        key = content_key(sha, suffix, folder)
         # Content-addressed: an object of the same size under this key holds these bytes
         # (S3 makes an object visible only once its upload is complete).
         if self._size(key) != size:

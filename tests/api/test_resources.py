@@ -76,13 +76,18 @@ def delivery_log(
 def check_delivery(
     http: httpx.Client, who: Account, receiver: Receiver, hook: dict[str, Any], transcript_id: str
 ) -> None:
-    """One signed ``job.succeeded`` delivery arrived, verifies, and is in the delivery log."""
+    """Two signed deliveries arrived (the new version, then the job's success), verify, and are
+    in the delivery log."""
     verifier = Webhook(hook["secret"])
-    (entry,) = delivery_log(http, who, hook["id"])
-    assert (entry["status"], entry["attempts"]) == ("succeeded", 1)
-    (delivered,) = receiver.received
-    event = verifier.verify(delivered.body, delivered.headers)  # raises if forged
-    assert event["type"] == "job.succeeded"
+    entries = delivery_log(http, who, hook["id"])
+    assert [(e["status"], e["attempts"]) for e in entries] == [("succeeded", 1)] * 2
+    events = {}
+    for received in receiver.received:
+        event = verifier.verify(received.body, received.headers)  # raises if forged
+        events[event["type"]] = (event, received)
+    assert set(events) == {"transcript.version_created", "job.succeeded"}
+    assert events["transcript.version_created"][0]["data"]["transcript_id"] == transcript_id
+    event, delivered = events["job.succeeded"]
     assert event["data"]["job"]["transcript_id"] == transcript_id
     tampered = delivered.body.replace(b"succeeded", b"failed")
     with pytest.raises(WebhookVerificationError):

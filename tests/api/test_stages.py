@@ -117,6 +117,7 @@ def test_stage_requests_are_checked_and_owned(server: str, media: Path) -> None:
         )
         assert refused.status_code == 422
         assert refused.json()["error"]["details"][0]["loc"] == ["pipeline"]
+        assert "TRAX_LLM_API_KEY" in refused.json()["error"]["message"]  # no chat API set
 
         transcript_id = transcribe(http, ada, media_id)["transcript_id"]
         base = f"/api/v1/transcripts/{transcript_id}"

@@ -82,7 +82,8 @@ def test_bad_pipelines_stages_and_options_are_refused_naming_them(
 ) -> None:
     cases = [
         (("transcribe", media / "jfk.flac", "--pipeline", "v9"), "pipeline: unknown pipeline"),
-        (("transcribe", media / "jfk.flac", "--pipeline", "v2"), "needs the enhanced stage"),
+        (("transcribe", media / "jfk.flac", "--pipeline", "v2"),
+         "pipeline: the enhanced stage needs a chat API"),
         (("refine", "0000", "--stage", "basic"), "stage: basic is the first transcription"),
         (("refine", "0000", "--stage", "nope"), "stage: unknown stage 'nope'"),
         (("refine", "0000", "--stage", "multipass", "--option", "beam_size=99"),

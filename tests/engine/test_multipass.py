@@ -12,7 +12,7 @@ import pytest
 
 from trax.engine.asr import Transcriber
 from trax.engine.audio import MediaProbe, decode_windows, probe
-from trax.engine.multipass import MultipassOptions, loop_spans, refine
+from trax.engine.multipass import MultipassOptions, loop_spans, refine, score
 from trax.engine.options import TranscribeOptions
 from trax.engine.result import Segment, TranscriptDocument, Word
 
@@ -163,3 +163,13 @@ def _with_loop(doc: TranscriptDocument) -> TranscriptDocument:
         words=loop,
     )
     return doc.model_copy(update={"segments": (*doc.segments[:-1], looped)})
+
+
+def test_a_long_phrase_repeated_is_a_loop_and_scores_zero() -> None:
+    """Seen on babble at 0 dB: a confident 5-word loop must not beat the first pass."""
+    text = "Who's fresh of hair now?" + " That will not tell you." * 6
+    words = [Word(start=i, end=i + 0.5, text=f" {t}", probability=0.9)
+             for i, t in enumerate(text.split())]  # fmt: skip
+    assert loop_spans([w.text for w in words]) == [(5, 35)]
+    assert score(words) == 0.0
+    assert score(words[:6]) == 0.9

@@ -188,11 +188,11 @@ def _gap(toks: list[_Tok], j: int) -> int:
 
 
 def _forced_break(toks: list[_Tok], j: int, pause: int) -> bool:
-    """Whether a new cue must start after token ``j``: a change of speaker, a pause, or a
-    sentence end and half a pause."""
+    """Whether a new cue must start after token ``j``: a pause, a sentence end and half one, or
+    another speaker."""
+    gap = _gap(toks, j)
     if toks[j].speaker != toks[j + 1].speaker:
         return True
-    gap = _gap(toks, j)
     return gap >= pause or (gap * 2 >= pause and _ends_with(toks[j].text, SENTENCE_END))
 
 
@@ -247,8 +247,9 @@ def _group(toks: list[_Tok], style: CaptionStyle) -> list[tuple[int, int]]:
     return groups
 
 
-def _lines(toks: list[_Tok], a: int, b: int, style: CaptionStyle) -> tuple[str, ...]:
-    """Lay out tokens ``a..b-1`` in as few lines as possible, balanced, breaking at punctuation."""
+def _line_ranges(toks: list[_Tok], a: int, b: int, style: CaptionStyle) -> list[tuple[int, int]]:
+    """Lay out tokens ``a..b-1`` in as few lines as possible, balanced, breaking at punctuation:
+    each line's ``(first, end)`` token range."""
     width = style.max_line_chars
     count = _line_count(toks, a, b, width)
     pos = {a: 0}
@@ -274,7 +275,28 @@ def _lines(toks: list[_Tok], a: int, b: int, style: CaptionStyle) -> tuple[str, 
         p = best[k][i][1]
         breaks.append((p, i))
         i = p
-    return tuple("".join(t.sep + t.text for t in toks[p:q]).strip() for p, q in reversed(breaks))
+    return list(reversed(breaks))
+
+
+@dataclass(frozen=True)
+class TimedWord:
+    """One word of a cue: its time (seconds), its text, the text before it on its line (``sep``:
+    a space or nothing), which line of the cue it is on, and who speaks it (None: unknown)."""
+
+    start: float
+    end: float
+    text: str
+    sep: str
+    line: int
+    speaker: str | None
+
+
+@dataclass(frozen=True)
+class WordCue:
+    """A cue with its words: what a word-by-word (karaoke) highlight needs."""
+
+    cue: Cue
+    words: tuple[TimedWord, ...]
 
 
 def build_cues(doc: TranscriptDocument, style: CaptionStyle = CaptionStyle()) -> list[Cue]:
@@ -282,11 +304,17 @@ def build_cues(doc: TranscriptDocument, style: CaptionStyle = CaptionStyle()) ->
 
     Greedy over the word timings: a cue takes words while it fits ``max_lines`` lines of
     ``max_line_chars`` and lasts at most ``max_cue_seconds``; a pause of ``pause_seconds`` (or a
-    sentence end followed by half of one) always starts a new cue. When a cue is full it is cut
-    at the latest sentence end, else clause punctuation, else short pause, that leaves it at least
-    40% full. Cues never overlap; short cues are stretched towards ``min_cue_seconds`` into the
-    following silence. A word wider than a line is hard-wrapped so the line limit always holds.
+    sentence end followed by half of one) always starts a new cue, and so does another speaker.
+    When a cue is full it is cut at the latest sentence end, else clause punctuation, else short
+    pause, that leaves it at least 40% full. Cues never overlap; short cues are stretched towards
+    ``min_cue_seconds`` into the following silence. A word wider than a line is hard-wrapped so
+    the line limit always holds.
     """
+    return [w.cue for w in build_word_cues(doc, style)]
+
+
+def build_word_cues(doc: TranscriptDocument, style: CaptionStyle = CaptionStyle()) -> list[WordCue]:
+    """:func:`build_cues` with each cue's words, their lines and speakers."""
     toks = _tokens(doc, style.max_line_chars)
     groups = _group(toks, style)
     max_ms, min_ms = _ms(style.max_cue_seconds), _ms(style.min_cue_seconds)
@@ -299,15 +327,23 @@ def build_cues(doc: TranscriptDocument, style: CaptionStyle = CaptionStyle()) ->
             starts[i] = max(starts[i], ends[i - 1])
         ends[i] = max(ends[i], starts[i] + 1)
     limit = [*starts[1:], max(ends[-1], _ms(doc.duration))] if groups else []
-    return [
-        Cue(
+    out = []
+    for (a, b), start, end, lim in zip(groups, starts, ends, limit, strict=True):
+        ranges = _line_ranges(toks, a, b, style)
+        lines = tuple("".join(t.sep + t.text for t in toks[p:q]).strip() for p, q in ranges)
+        cue = Cue(
             start / 1000,
             max(end, min(start + min_ms, lim)) / 1000,
-            _lines(toks, a, b, style),
+            lines,
             toks[a].speaker,
         )
-        for (a, b), start, end, lim in zip(groups, starts, ends, limit, strict=True)
-    ]
+        words = tuple(
+            TimedWord(t.start / 1000, t.end / 1000, t.text, "" if k == p else t.sep, n, t.speaker)
+            for n, (p, q) in enumerate(ranges)
+            for k, t in ((k, toks[k]) for k in range(p, q))
+        )
+        out.append(WordCue(cue, words))
+    return out
 
 
 def _paragraphs(doc: TranscriptDocument) -> list[str]:

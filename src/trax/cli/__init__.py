@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import click
 
+from trax.cli.costs import costs
 from trax.cli.delete import delete
 from trax.cli.jobs import jobs_group
 from trax.cli.library import db, diff, export, list_command, models, show
 from trax.cli.refine import refine
+from trax.cli.render import render
+from trax.cli.search import search
 from trax.cli.serve import serve
 from trax.cli.speakers import speakers
 from trax.cli.transcribe import transcribe
@@ -35,11 +38,14 @@ def main() -> None:
 for command in (
     transcribe,
     list_command,
+    search,
     show,
     export,
     refine,
     speakers,
+    render,
     diff,
+    costs,
     delete,
     models,
     jobs_group,

@@ -13,6 +13,7 @@ from trax.cli.common import console, echo_json, err_console, format_list, run
 
 if TYPE_CHECKING:
     from trax.captions.formats import CaptionStyle
+    from trax.engine.result import TranscriptDocument
 
 EXPORT_FORMATS = ("srt", "vtt", "txt", "json", "rttm")
 EXPORT_ONE_TARGET = "give --output or --output-dir, not both"
@@ -78,11 +79,14 @@ def show(transcript_id: str, version: int | None, list_versions: bool, as_json: 
 
     async def body() -> None:
         from trax.config import get_settings
+        from trax.costs.service import transcript_total
         from trax.runtime import open_runtime
         from trax.transcripts import service
 
-        async with open_runtime(get_settings()) as rt, rt.db.session() as s:
+        settings = get_settings()
+        async with open_runtime(settings) as rt, rt.db.session() as s:
             detail = await service.get_transcript(s, transcript_id, version)
+            cost = await transcript_total(s, detail.id, settings.cpu_hour_usd)
         if as_json:
             echo_json(detail.model_dump_json(indent=2))
             return
@@ -90,14 +94,39 @@ def show(transcript_id: str, version: int | None, list_versions: bool, as_json: 
         console.print(
             f"[bold]{detail.filename}[/]  id {detail.id}  v{detail.version} ({detail.stage})\n"
             f"model {detail.model}  language {doc.language} ({doc.language_probability:.2f})  "
-            f"duration {doc.duration:.1f}s  segments {len(doc.segments)}",
+            f"duration {doc.duration:.1f}s  segments {len(doc.segments)}\n"
+            f"cost ${cost.total_usd:.6f} for {cost.versions} version(s): compute "
+            f"${cost.compute_usd:.6f} ({cost.cpu_seconds:.1f} CPU s), LLM ${cost.llm_usd:.6f} "
+            f"({cost.prompt_tokens}/{cost.completion_tokens} tokens)",
             highlight=False,
         )
+        _show_extras(doc)
         for seg in doc.segments:
             lang = f" [cyan]{seg.language}[/]" if seg.language else ""
             console.print(f"[dim][{seg.start:8.2f} → {seg.end:8.2f}][/]{lang} {seg.text.strip()}")
 
     run(body)
+
+
+def _show_extras(doc: TranscriptDocument) -> None:
+    """The enhanced stage's summary, chapters and keywords, and its drift guard's refusals."""
+    from rich.markup import escape
+
+    guard = doc.provenance.guard
+    if guard is not None:
+        console.print(
+            f"enhanced {guard.rewritten} of {guard.chunks} chunk(s); {guard.kept_original} kept "
+            "their original words (the rewrite drifted)",
+            highlight=False,
+        )
+    extras = doc.extras
+    if extras is None:
+        return
+    console.print(f"[bold]summary[/] {escape(extras.summary)}", highlight=False)
+    for chapter in extras.chapters:
+        console.print(f"[bold]chapter[/] [dim]{chapter.start:8.2f}[/] {escape(chapter.title)}")
+    if extras.keywords:
+        console.print(f"[bold]keywords[/] {escape(', '.join(extras.keywords))}", highlight=False)
 
 
 async def _show_versions(transcript_id: str, as_json: bool) -> None:

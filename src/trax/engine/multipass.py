@@ -29,14 +29,23 @@ if TYPE_CHECKING:
     from faster_whisper import WhisperModel
 
 #: Changes whenever a rule or threshold below changes: part of the recipe in the provenance.
-RULES_VERSION = 1
+RULES_VERSION = 2
 #: A segment whose mean word probability is below this is weak.
 LOW_WORD_PROBABILITY = 0.6
+#: With a re-decode model other than the parent's (a larger one), a segment with a word below
+#: this is weak too: most first-pass errors in noise sit in segments with one very unsure word,
+#: while their mean stays above ``LOW_WORD_PROBABILITY`` (bench/README.md).
+UNSURE_WORD_PROBABILITY = 0.2
+#: A re-decode by the parent's model replaces the first pass only when its score is higher by this
+#: much (smaller differences are noise: on the bench they made WER worse as often as better); one
+#: by another model replaces it unless it scores lower by more than this.
+REPLACE_MARGIN = 0.05
 #: Whisper's own limit: text that compresses better than this is repetitive.
 MAX_COMPRESSION_RATIO = 2.4
-#: A run of this many back-to-back copies of one 1- to 4-word phrase is a loop.
+#: A run of this many back-to-back copies of one 1- to 10-word phrase is a loop ("That will not
+#: tell you." eighteen times is one).
 LOOP_COPIES = 4
-LOOP_MAX_NGRAM = 4
+LOOP_MAX_NGRAM = 10
 #: A segment with a no-speech probability above this and fewer words per second is weak.
 NO_SPEECH_PROB = 0.5
 FEW_WORDS_PER_SECOND = 1.5
@@ -128,7 +137,8 @@ def refine(
     whisper = transcriber.whisper(model_name)
     multilingual = bool(whisper.model.is_multilingual)
     segments = parent.segments
-    reasons = _text_reasons(segments)
+    other_model = model_name != parent.provenance.model
+    reasons = _text_reasons(segments, other_model)
     max_duration = parent.duration + 1.0
     if multilingual:
         for i in _other_language(whisper, media, parent, reasons, max_duration):
@@ -140,7 +150,8 @@ def refine(
     ranges = [(w.start, w.end) for w in weak]
     audios = decode_ranges(media, ranges, max_duration=max_duration)
     for n, (region, audio) in enumerate(zip(weak, audios, strict=True)):
-        chosen[region.first] = _redo(whisper, multilingual, parent, region, audio, options)
+        margin = -REPLACE_MARGIN if other_model else REPLACE_MARGIN
+        chosen[region.first] = _redo(whisper, multilingual, parent, region, audio, options, margin)
         report.step(n + 1)
     out = _assemble(segments, weak, chosen, parent.language)
     if progress:
@@ -162,12 +173,13 @@ def refine(
 # --- finding weak regions ------------------------------------------------------------------------
 
 
-def _text_reasons(segments: Sequence[Segment]) -> list[set[str]]:
+def _text_reasons(segments: Sequence[Segment], other_model: bool) -> list[set[str]]:
     """Per segment, the rules its own words and scores break."""
     reasons: list[set[str]] = [set() for _ in segments]
     for i, seg in enumerate(segments):
         score = mean_probability(seg.words)
-        if score is not None and score < LOW_WORD_PROBABILITY:
+        unsure_word = any(w.probability < UNSURE_WORD_PROBABILITY for w in seg.words)
+        if (score is not None and score < LOW_WORD_PROBABILITY) or (other_model and unsure_word):
             reasons[i].add(LOW_PROBABILITY)
         if compression_ratio(seg.text) > MAX_COMPRESSION_RATIO:
             reasons[i].add(REPETITION)
@@ -255,8 +267,10 @@ def _redo(
     region: _Weak,
     audio: AudioArray,
     options: MultipassOptions,
+    margin: float,
 ) -> tuple[Region, tuple[Segment, ...]]:
-    """Decode one region again and decide: replaced, kept or dropped."""
+    """Decode one region again and decide: replaced (if it scores ``margin`` above the first
+    pass), kept or dropped."""
     old = parent.segments[region.first : region.last + 1]
     before = score(w for s in old for w in s.words)
     if len(audio) < MIN_AUDIO:  # nothing to decode: keep what the first pass found
@@ -268,17 +282,28 @@ def _redo(
             score_before=before or 0.0,
         )
         return empty, tuple(old)
-    decoded = _decode(whisper, multilingual, parent, region, audio, options)
+    language, probability = _detect(whisper, audio) if multilingual else ("en", 1.0)
+    unsure = multilingual and region.end - region.start >= UNSURE_MIN_SECONDS
+    if (
+        unsure
+        and options.drop_non_speech
+        and probability < NOT_SPEECH_LANGUAGE_PROBABILITY
+        and (before or 0.0) < UNSURE_SPEECH_SCORE
+    ):
+        # No language fits and the first pass doubted its words: not speech, without the cost
+        # of beam decodes that could only say the same.
+        decoded = _Decoded((), None, language, probability)
+    else:
+        decoded = _decode(whisper, parent, region, audio, options, (language, probability))
     not_speech = not decoded.segments or (
-        multilingual
-        and region.end - region.start >= UNSURE_MIN_SECONDS
+        unsure
         and decoded.language_probability < NOT_SPEECH_LANGUAGE_PROBABILITY
         and (decoded.score or 0.0) < UNSURE_SPEECH_SCORE
     )
     kept: tuple[Segment, ...]
     if not_speech and options.drop_non_speech:
         action, kept = DROPPED, ()
-    elif decoded.score is not None and decoded.score > (before or 0.0):
+    elif decoded.score is not None and decoded.score > (before or 0.0) + margin:
         action, kept = REPLACED, decoded.segments
     else:
         action, kept = KEPT, tuple(old)
@@ -296,24 +321,21 @@ def _redo(
 
 def _decode(
     whisper: WhisperModel,
-    multilingual: bool,
     parent: TranscriptDocument,
     region: _Weak,
     audio: AudioArray,
     options: MultipassOptions,
+    detected: tuple[str, float],
 ) -> _Decoded:
     """The ladder: a beam decode prompted with the preceding words, then, if that one loops or is
     unsure, an unprompted one that may not repeat a 4-word phrase. All at temperature 0, so
-    reproducible. The language is detected on the region itself (multilingual models); a prompt
-    in the document's language is not given to a region in another one."""
+    reproducible. ``detected`` is the region's own language (detected once by the caller and
+    given to every rung, so no rung pays for a detection of its own); a prompt in the document's
+    language is not given to a region in another one."""
     parent_options = parent.provenance.options
     hotwords = options.hotwords or _text_option(parent_options, "hotwords")
-    prompt = _prompt(parent, region)
-    language, probability = (None, 0.0) if multilingual else ("en", 1.0)
-    if multilingual and prompt is not None:
-        language, probability = _detect(whisper, audio)
-        if language != parent.language:
-            prompt = None
+    language, probability = detected
+    prompt = _prompt(parent, region) if language == parent.language else None
     common: dict[str, Any] = {
         "language": language,
         "task": _text_option(parent_options, "task") or "transcribe",
@@ -332,17 +354,14 @@ def _decode(
     best: tuple[Segment, ...] = ()
     best_score: float | None = None
     for step in ladder:
-        raw, info = whisper.transcribe(audio, **common, **step)
-        if common["language"] is None:  # detected on this first decode; the same for the next
-            language = common["language"] = info.language
-            probability = round(float(info.language_probability), 4)
+        raw, _info = whisper.transcribe(audio, **common, **step)
         found = tuple(convert_segments(raw, region.start))
         found_score = score(w for s in found for w in s.words)
         if best_score is None or (found_score is not None and found_score > best_score):
             best, best_score = found, found_score
         if found and not _unsure(found):
             break
-    return _Decoded(best, best_score, str(language), probability)
+    return _Decoded(best, best_score, language, probability)
 
 
 def _unsure(segments: Sequence[Segment]) -> bool:
@@ -404,14 +423,16 @@ def mean_probability(words: Sequence[Word]) -> float | None:
 
 
 def score(words: Iterator[Word] | Sequence[Word]) -> float | None:
-    """A region's score: its mean word probability, 0 if its words loop; ``None`` if no words.
+    """A region's score: its mean word probability, 0 if its words loop or compress like a loop
+    (Whisper's ratio); ``None`` if no words.
 
     Rounded to 4 places, as all probabilities in a document.
     """
     listed = list(words)
     if not listed:
         return None
-    if loop_spans([w.text for w in listed]):
+    text = "".join(w.text for w in listed)
+    if loop_spans([w.text for w in listed]) or compression_ratio(text) > MAX_COMPRESSION_RATIO:
         return 0.0
     return round(sum(w.probability for w in listed) / len(listed), 4)
 
@@ -426,7 +447,7 @@ _NON_WORD = re.compile(r"[^\w']+")
 
 
 def loop_spans(words: Sequence[str]) -> list[tuple[int, int]]:
-    """Spans ``(first, end)`` of word indices where a 1- to 4-word phrase repeats back to back
+    """Spans ``(first, end)`` of word indices where a 1- to 10-word phrase repeats back to back
     at least ``LOOP_COPIES`` times (case and punctuation ignored)."""
     norm = [_NON_WORD.sub("", w.lower()) for w in words]
     spans: list[tuple[int, int]] = []

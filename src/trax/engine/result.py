@@ -53,6 +53,37 @@ class Segment(_Frozen):
     )
 
 
+class Refusal(_Frozen):
+    """A chunk whose rewrite the drift guard refused: its original words were kept."""
+
+    start: float
+    end: float
+    edit_ratio: float = Field(description="Word edit distance of the rewrite / words in.")
+    new_words: tuple[str, ...] = Field(description="Content words the rewrite brought in.")
+
+
+class Guard(_Frozen):
+    """The enhanced stage's drift guard in numbers (see ADR 0018)."""
+
+    chunks: int
+    rewritten: int
+    kept_original: int
+    refused: tuple[Refusal, ...] = ()
+
+
+class Chapter(_Frozen):
+    start: float = Field(description="Seconds from the start of the media.")
+    title: str
+
+
+class Extras(_Frozen):
+    """What the enhanced stage derives from the whole text (LLM output, schema-validated)."""
+
+    summary: str
+    chapters: tuple[Chapter, ...] = ()
+    keywords: tuple[str, ...] = ()
+
+
 class Provenance(_Frozen):
     """How a transcript version was made: enough to reproduce it."""
 
@@ -62,6 +93,11 @@ class Provenance(_Frozen):
     engine: dict[str, str] = Field(description="Versions of the engine libraries.")
     parent_version: int | None = Field(
         default=None, description="The version this stage read; null for a first transcription."
+    )
+    guard: Guard | None = Field(
+        default=None,
+        description="What the enhanced stage's drift guard did: chunks rewritten and chunks "
+        "whose rewrite was refused (their original text kept).",
     )
 
 
@@ -95,6 +131,9 @@ class TranscriptDocument(_Frozen):
     provenance: Provenance
     regions: tuple[Region, ...] = Field(
         default=(), description="Regions a refining stage (multipass) decoded again."
+    )
+    extras: Extras | None = Field(
+        default=None, description="Summary, chapters and keywords (the enhanced stage)."
     )
 
     @property

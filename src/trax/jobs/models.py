@@ -74,8 +74,10 @@ class Job(IdMixin, Base):
     transcript_id: Mapped[str | None] = mapped_column(
         sa.ForeignKey("transcripts.id", ondelete="SET NULL")
     )
-    #: The transcript version the job made or reused (its last stage's).
+    #: The transcript version the job made or reused (its last stage's), or rendered.
     transcript_version: Mapped[int | None] = mapped_column(sa.Integer)
+    #: The render a render job made or reused.
+    render_id: Mapped[str | None] = mapped_column(sa.ForeignKey("renders.id", ondelete="SET NULL"))
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
     progress: Mapped[float] = mapped_column(sa.Float, default=0.0)
     stage: Mapped[str | None] = mapped_column(sa.String(32))

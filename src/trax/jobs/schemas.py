@@ -22,6 +22,7 @@ class JobView(BaseModel):
     media_id: str | None
     transcript_id: str | None
     transcript_version: int | None = None
+    render_id: str | None = None
     attempts: int
     progress: float
     stage: str | None

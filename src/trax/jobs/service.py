@@ -39,6 +39,8 @@ LEASE_LOST = "job {job_id} is no longer ours (now {status})"
 TRANSCRIBE = "transcribe"
 #: Run pipeline stages on a stored transcript version.
 REFINE = "refine"
+#: Burn a transcript version's captions into its media.
+RENDER = "render"
 WEBHOOK = "webhook"
 
 
@@ -168,6 +170,21 @@ async def submit_refine(
     )  # fmt: skip
 
 
+async def submit_render(
+    session: AsyncSession,
+    media: Media,
+    transcript_id: str,
+    options: dict[str, Any],
+    owner_id: str | None,
+) -> tuple[Job, bool]:
+    """A job burning a transcript version's captions into its media (``options``: version and
+    resolved style); an identical unfinished one is reused. True when the job is new."""
+    return await _create_once(
+        session, RENDER, SourceKind.MEDIA, media.filename, options,
+        owner_id=owner_id, media_id=media.id, transcript_id=transcript_id,
+    )  # fmt: skip
+
+
 async def list_page(
     session: AsyncSession, owner_id: str, status: JobStatus | None, page: PageRequest
 ) -> tuple[list[JobView], str | None]:
@@ -179,7 +196,7 @@ async def changed_since(
     session: AsyncSession,
     owner_id: str | None,
     since: datetime,
-    kinds: Sequence[str] = (TRANSCRIBE,),
+    kinds: Sequence[str] = (TRANSCRIBE, REFINE, RENDER),
 ) -> list[Job]:
     """The owner's jobs (every owner's with None) updated after ``since``, oldest change first
     (live notifications)."""

@@ -11,6 +11,7 @@ import anyio.to_thread
 from trax.jobs import control
 from trax.media import repository
 from trax.media.service import get_media
+from trax.renders import service as renders
 from trax.storage import Storage
 from trax.unit_of_work import UnitOfWork
 
@@ -18,8 +19,8 @@ from trax.unit_of_work import UnitOfWork
 async def delete_media(
     uow: UnitOfWork, storage: Storage, media_id: str, owner_id: str | None
 ) -> None:
-    """Delete the media row (its transcripts go with it), fail its unfinished jobs, and remove
-    the stored bytes once no media row uses them.
+    """Delete the media row (its transcripts and their renders go with it), fail its unfinished
+    jobs, and remove the stored bytes once no media row uses them, and the renders' bytes.
 
     The decision is made under the stored object's row lock, which :func:`record` takes too: an
     upload of the same bytes by another owner either committed first (its row is seen and the
@@ -28,8 +29,10 @@ async def delete_media(
     media = await get_media(uow.session, media_id, owner_id)
     await control.media_deleted(uow, media)
     key = media.storage_key
+    render_keys = await renders.keys_of_media(uow.session, media.id)
     await repository.lock_object(uow.session, key)
     await repository.delete(uow.session, media)
+    await renders.remove_unused(uow.session, storage, render_keys)
     if not await repository.storage_key_in_use(uow.session, key):
         await repository.forget_object(uow.session, key)
         await anyio.to_thread.run_sync(storage.delete, key)

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 from trax.config import get_settings
 from trax.db import Database
 from trax.models import Base
+from trax.search.models import described_by_models
 
 target_metadata = Base.metadata
 
@@ -20,6 +21,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=described_by_models,
     )
     with context.begin_transaction():
         context.run_migrations()

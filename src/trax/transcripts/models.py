@@ -58,4 +58,11 @@ class TranscriptVersion(IdMixin, Base):
     provenance: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     wall_seconds: Mapped[float | None] = mapped_column(sa.Float)
     cpu_seconds: Mapped[float | None] = mapped_column(sa.Float)
+    #: Money the version cost in all: ``compute_usd`` + ``llm_usd``.
     cost_usd: Mapped[float | None] = mapped_column(sa.Float)
+    #: CPU seconds at the price per CPU-hour in force when it was made.
+    compute_usd: Mapped[float | None] = mapped_column(sa.Float)
+    #: Chat API tokens (from the API's ``usage``) at the model's price.
+    llm_usd: Mapped[float | None] = mapped_column(sa.Float)
+    prompt_tokens: Mapped[int | None] = mapped_column(sa.Integer)
+    completion_tokens: Mapped[int | None] = mapped_column(sa.Integer)

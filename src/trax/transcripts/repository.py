@@ -137,3 +137,10 @@ async def add_version_once(session: AsyncSession, row: TranscriptVersion) -> boo
         return False
     row.id, row.created_at = values["id"], values["created_at"]
     return True
+
+
+async def llm_spent(session: AsyncSession, transcript_id: str) -> float:
+    stmt = sa.select(sa.func.coalesce(sa.func.sum(TranscriptVersion.llm_usd), 0.0)).where(
+        TranscriptVersion.transcript_id == transcript_id
+    )
+    return float((await session.execute(stmt)).scalar_one() or 0.0)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from fastapi.responses import PlainTextResponse, Response
 
+from trax import errors
 from trax.captions import formats
 from trax.captions.formats import CaptionStyle, ExportFormat, render, suffix
 from trax.deps import CurrentUser, PageParams, Rt, UoW
@@ -72,8 +73,14 @@ async def list_transcripts(
     uow: UoW,
     page: PageParams,
     media_id: Annotated[str | None, Query()] = None,
+    q: Annotated[
+        str | None, Query(description="Not a filter here: searching is GET /api/v1/search?q=…")
+    ] = None,
 ) -> Page[TranscriptSummary]:
-    """Your transcripts, newest first, each with its newest version."""
+    """Your transcripts, newest first, each with its newest version. To search them, use
+    ``GET /api/v1/search`` (a ``q`` here is refused rather than ignored)."""
+    if q is not None:
+        raise errors.InvalidOptionError("q", transcripts.SEARCH_ELSEWHERE)
     items, cursor = await transcripts.list_page(uow.session, user.id, media_id, page)
     return Page(items=items, next_cursor=cursor)
 

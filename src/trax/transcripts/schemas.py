@@ -57,7 +57,15 @@ class VersionSummary(BaseModel):
     cpu_seconds: float | None = Field(
         default=None, description="CPU seconds of the process while it ran."
     )
-    cost_usd: float | None = Field(default=None, description="Money spent on APIs (LLM stages).")
+    cost_usd: float | None = Field(
+        default=None, description="What it cost in all (compute + LLM), in USD."
+    )
+    compute_usd: float | None = Field(
+        default=None, description="CPU seconds at the configured price per CPU-hour."
+    )
+    llm_usd: float | None = Field(default=None, description="LLM tokens at the model's price.")
+    prompt_tokens: int | None = Field(default=None, description="LLM prompt tokens (usage).")
+    completion_tokens: int | None = Field(default=None, description="LLM completion tokens.")
     words: int | None = Field(default=None, description="Words in the version.")
 
 
@@ -78,8 +86,9 @@ class TranscriptionRequest(BaseModel):
         default=None,
         max_length=8,
         description="Stages after the first transcription, each stored as a version: v1 (none), "
-        "v3 (multipass: weak regions decoded again).",
-        examples=["v1", "v3"],
+        "v2 (enhanced: LLM clean-up, timestamps kept), v3 (multipass: weak regions decoded "
+        "again).",
+        examples=["v1", "v2", "v3"],
     )
 
 
@@ -88,7 +97,9 @@ class StageCreate(BaseModel):
 
     stage: str = Field(max_length=32, examples=["multipass"])
     options: dict[str, str | int | float | bool | None] = Field(
-        default_factory=dict, description="The stage's options (multipass: model, beam_size)."
+        default_factory=dict,
+        description="The stage's options (multipass: model, beam_size; enhanced: vocabulary, "
+        "chunk_words, overlap_words, max_edit_ratio, max_new_words, extras).",
     )
     parent_version: int | None = Field(
         default=None, ge=1, le=2**31 - 1, description="The version to refine; default: newest."

@@ -13,6 +13,7 @@ from trax.engine.options import TranscribeOptions
 from trax.engine.result import TranscriptDocument
 from trax.media.models import Media
 from trax.pagination import PageRequest, paged
+from trax.search import service as search
 from trax.transcripts import repository
 from trax.transcripts.diff import VersionDiff, diff
 from trax.transcripts.models import Transcript, TranscriptVersion
@@ -21,6 +22,7 @@ from trax.transcripts.stages import StageRequest
 
 VERSION_NOT_FOUND = "transcript {ref} has no version {version}"
 TRANSCRIPT_NOT_FOUND = "no transcript with id {ref!r}"
+SEARCH_ELSEWHERE = "transcripts are searched with GET /api/v1/search?q=… (or `trax search`)"
 VERSION_RACE = "transcript {ref}: other stages kept taking the next version number; try again"
 _PREVIEW_CHARS = 80
 #: Attempts at taking the next version number while other stages take it too.
@@ -41,11 +43,21 @@ async def find_cached(
 
 @dataclass(frozen=True)
 class Cost:
-    """What making a version took: wall and CPU seconds, and money (API stages)."""
+    """What making a version took: wall and CPU seconds, and money: compute (CPU seconds at the
+    configured price per CPU-hour) and LLM tokens (stages that call a chat API)."""
 
     wall_seconds: float | None = None
     cpu_seconds: float | None = None
-    usd: float | None = None
+    compute_usd: float | None = None
+    llm_usd: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+    @property
+    def usd(self) -> float | None:
+        """Compute and LLM together (None when neither is known)."""
+        parts = [p for p in (self.compute_usd, self.llm_usd) if p is not None]
+        return round(sum(parts), 8) if parts else None
 
 
 def _version_row(
@@ -65,7 +77,15 @@ def _version_row(
         wall_seconds=_round(cost.wall_seconds),
         cpu_seconds=_round(cost.cpu_seconds),
         cost_usd=cost.usd,
+        compute_usd=_money(cost.compute_usd),
+        llm_usd=_money(cost.llm_usd),
+        prompt_tokens=cost.prompt_tokens,
+        completion_tokens=cost.completion_tokens,
     )
+
+
+def _money(usd: float | None) -> float | None:
+    return None if usd is None else round(usd, 8)
 
 
 def _round(seconds: float | None) -> float | None:
@@ -90,6 +110,7 @@ async def save_basic(
     transcript = await repository.find_by_recipe(session, media.id, key)
     assert transcript is not None
     await repository.add_version(session, transcript, _version_row(1, document, key, cost))
+    await search.index_version(session, transcript.id, 1, document)
     return transcript, True
 
 
@@ -123,8 +144,14 @@ async def save_stage(
         row = _version_row(number, stamped, request.recipe_key, cost)
         row.transcript_id = transcript_id
         if await repository.add_version_once(session, row):
+            await search.index_version(session, transcript_id, number, stamped)
             return row, True
     raise errors.ConflictError(VERSION_RACE.format(ref=transcript_id))
+
+
+async def llm_spent(session: AsyncSession, transcript_id: str) -> float:
+    """What the transcript's versions cost in LLM tokens so far (USD)."""
+    return await repository.llm_spent(session, transcript_id)
 
 
 async def parent_document(
@@ -202,6 +229,10 @@ def _version_summary(row: TranscriptVersion) -> VersionSummary:
             "wall_seconds": row.wall_seconds,
             "cpu_seconds": row.cpu_seconds,
             "cost_usd": row.cost_usd,
+            "compute_usd": row.compute_usd,
+            "llm_usd": row.llm_usd,
+            "prompt_tokens": row.prompt_tokens,
+            "completion_tokens": row.completion_tokens,
             "words": len(row.text.split()),
         }
     )

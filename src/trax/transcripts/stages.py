@@ -25,6 +25,7 @@ from trax.config import Settings
 if TYPE_CHECKING:  # the engine is imported only where a stage runs
     from trax.engine.asr import Transcriber
     from trax.engine.audio import MediaProbe
+    from trax.engine.llm import LlmSession
     from trax.engine.result import TranscriptDocument
 
 BASIC, MULTIPASS, DIARIZED, ENHANCED = "basic", "multipass", "diarized", "enhanced"
@@ -37,7 +38,7 @@ PRESETS: dict[str, tuple[str, ...]] = {
     "v4": (MULTIPASS, DIARIZED),
 }
 #: Stages that refine a stored version and can run in this build.
-AVAILABLE = (MULTIPASS, DIARIZED)
+AVAILABLE = (MULTIPASS, DIARIZED, ENHANCED)
 
 Scalar = str | int | float | bool | None
 #: Keys of a job's ``options`` that hold its stages and the version they start from.
@@ -49,6 +50,18 @@ UNKNOWN_PIPELINE = "unknown pipeline {name!r}: choose one of {names}"
 PIPELINE_NOT_AVAILABLE = "pipeline {name} needs the {stage} stage, which is not available yet"
 UNKNOWN_OPTION = "unknown option of stage {stage}; it has: {names}"
 BAD_OPTION = "{reason}"
+LLM_NOT_CONFIGURED = (
+    "the enhanced stage needs a chat API: set TRAX_LLM_API_KEY (any string for a local server "
+    "without keys) and, for another provider than DeepSeek, TRAX_LLM_BASE_URL and TRAX_LLM_MODEL"
+)
+LLM_MODEL_FIXED = "API users get the configured model ({model}); leave options.model out"
+ENHANCE_RANGES: dict[str, tuple[float, float]] = {
+    "chunk_words": (20, 4000),
+    "overlap_words": (0, 500),
+    "max_edit_ratio": (0.0, 1.0),
+    "max_new_words": (0.0, 1.0),
+}
+OUT_OF_RANGE = "must be between {low:g} and {high:g}, not {value:g}"
 
 
 @dataclass(frozen=True)
@@ -143,9 +156,37 @@ def _dataclass_options(stage: str, cls: type[Any], options: Mapping[str, Any]) -
     return checked
 
 
+def _enhanced(settings: Settings, options: Mapping[str, Any], trusted: bool) -> dict[str, Scalar]:
+    from trax.engine.enhance import PROMPT_VERSION, EnhanceOptions
+    from trax.transcripts.options import MAX_PROMPT_CHARS, PROMPT_TOO_LONG
+
+    if settings.llm_api_key is None:
+        raise errors.InvalidOptionError("stage", LLM_NOT_CONFIGURED)
+    checked = _dataclass_options(ENHANCED, EnhanceOptions, options)
+    model = checked.get("model")
+    if model is not None and model != settings.llm_model and not trusted:
+        raise errors.InvalidOptionError(
+            "options.model", LLM_MODEL_FIXED.format(model=settings.llm_model)
+        )
+    checked["model"] = model or settings.llm_model
+    checked["prompt_version"] = PROMPT_VERSION  # not the caller's to choose
+    for name, (low, high) in ENHANCE_RANGES.items():
+        value = checked.get(name)
+        if isinstance(value, int | float) and not low <= value <= high:
+            reason = OUT_OF_RANGE.format(low=low, high=high, value=value)
+            raise errors.InvalidOptionError(f"options.{name}", reason)
+    vocabulary = checked.get("vocabulary")
+    if isinstance(vocabulary, str) and len(vocabulary) > MAX_PROMPT_CHARS:
+        reason = PROMPT_TOO_LONG.format(length=len(vocabulary), limit=MAX_PROMPT_CHARS)
+        raise errors.InvalidOptionError("options.vocabulary", reason)
+    filled: dict[str, Any] = checked
+    return EnhanceOptions(**filled).as_dict()
+
+
 _CHECKS: dict[str, Callable[[Settings, Mapping[str, Any], bool], dict[str, Scalar]]] = {
     MULTIPASS: _multipass,
     DIARIZED: _diarized,
+    ENHANCED: _enhanced,
 }
 
 
@@ -184,7 +225,10 @@ def pipeline_stages(
             raise errors.InvalidOptionError(
                 "pipeline", PIPELINE_NOT_AVAILABLE.format(name=name, stage=stage)
             )
-    return [stage_request(settings, stage, trusted=trusted) for stage in PRESETS[name]]
+    try:
+        return [stage_request(settings, stage, trusted=trusted) for stage in PRESETS[name]]
+    except errors.InvalidOptionError as exc:  # e.g. no chat API configured: the preset's fault
+        raise errors.InvalidOptionError("pipeline", exc.reason) from exc
 
 
 def with_stage(
@@ -221,8 +265,19 @@ def run_stage(
     media: MediaProbe,
     parent: TranscriptDocument,
     progress: ProgressFn | None = None,
+    *,
+    llm: LlmSession | None = None,
 ) -> TranscriptDocument:
-    """Run one refining stage (blocking: call it in a worker thread)."""
+    """Run one refining stage (blocking: call it in a worker thread). ``llm``: the chat API
+    and the meter of stages that call one (:func:`llm_session`)."""
+    if request.stage == ENHANCED:
+        from trax.engine.enhance import EnhanceOptions, enhance
+
+        if llm is None:
+            raise errors.InvalidOptionError("stage", LLM_NOT_CONFIGURED)
+
+        given: dict[str, Any] = dict(request.options)
+        return enhance(parent, EnhanceOptions(**given), llm, progress)
     if request.stage == MULTIPASS:
         from trax.engine.multipass import MultipassOptions, refine
 
@@ -242,3 +297,27 @@ def run_stage(
     raise errors.InvalidOptionError(
         "stage", NOT_AVAILABLE.format(name=request.stage, names=", ".join(AVAILABLE))
     )
+
+
+def uses_llm(request: StageRequest) -> bool:
+    return request.stage == ENHANCED
+
+
+def llm_session(settings: Settings, request: StageRequest, spent_usd: float) -> LlmSession:
+    """The chat API configuration and a fresh meter for one run of ``request``: its budget is
+    ``TRAX_LLM_MAX_COST_USD`` less what the transcript's LLM versions cost already."""
+    from trax.engine.llm import PRICES, LlmConfig, LlmSession, Meter
+
+    if settings.llm_api_key is None:
+        raise errors.InvalidOptionError("stage", LLM_NOT_CONFIGURED)
+    config = LlmConfig(
+        base_url=settings.llm_base_url,
+        api_key=settings.llm_api_key.get_secret_value(),
+        model=str(request.options.get("model") or settings.llm_model),
+        timeout_s=settings.llm_timeout_seconds,
+        concurrency=settings.llm_concurrency,
+        max_attempts=settings.llm_max_attempts,
+        prices={**PRICES, **settings.llm_price_table},
+        cache_dir=settings.data_dir / "llm-cache",
+    )
+    return LlmSession(config, Meter(config, settings.llm_max_cost_usd, spent_usd))

@@ -25,6 +25,7 @@ from trax import errors
 from trax.config import Settings
 from trax.engine.asr import EngineConfig, Transcriber
 from trax.engine.audio import MediaProbe, probe
+from trax.engine.llm import Meter
 from trax.engine.models import LoadOptions
 from trax.engine.options import TranscribeOptions
 from trax.engine.result import TranscriptDocument
@@ -278,14 +279,16 @@ async def _transcribe(rt: Runtime, lease: Lease, work: _Work) -> Job:
             cached = await transcripts.find_cached(s, media.id, work.options)
         if cached is not None:
             transcript_id, created = cached.id, False
+            steps.next("cached")
         else:
             stored = await file.probe()
             started = _Clock()
             document = await _infer(rt, steps.next("transcribing"), stored, work.options)
             async with rt.db.session() as s:
                 # Another worker may have finished the same recipe meanwhile: keep theirs.
+                cost = started.cost(rt.settings.cpu_hour_usd)
                 transcript, created = await transcripts.save_basic(
-                    s, media, work.options, document, started.cost()
+                    s, media, work.options, document, cost
                 )
                 transcript_id = transcript.id
                 if created:
@@ -334,14 +337,21 @@ async def _stages(
             parent = existing.version
             continue
         stored = await file.probe()
+        llm = None
+        if stages.uses_llm(request):  # its budget is what the transcript has not spent yet
+            async with rt.db.session() as s:
+                spent = await transcripts.llm_spent(s, transcript_id)
+            llm = stages.llm_session(rt.settings, request, spent)
         started = _Clock()
         transcriber = transcriber_for(rt.settings)
-        refined = await anyio.to_thread.run_sync(
-            stages.run_stage, transcriber, request, stored, document, report
+        run = functools.partial(
+            stages.run_stage, transcriber, request, stored, document, report, llm=llm
         )
+        refined = await anyio.to_thread.run_sync(run)
+        cost = started.cost(rt.settings.cpu_hour_usd, llm.meter if llm is not None else None)
         async with rt.db.session() as s:
             row, created = await transcripts.save_stage(
-                s, transcript_id, parent, request, refined, started.cost()
+                s, transcript_id, parent, request, refined, cost
             )
             if created:
                 lease.followups += await events.version_created(
@@ -377,9 +387,16 @@ class _Clock:
     def __init__(self) -> None:
         self.wall, self.cpu = time.monotonic(), time.process_time()
 
-    def cost(self) -> transcripts.Cost:
+    def cost(self, cpu_hour_usd: float, meter: Meter | None = None) -> transcripts.Cost:
+        """What it took, priced: CPU seconds at ``cpu_hour_usd``, and the LLM's ``meter``."""
+        cpu = time.process_time() - self.cpu
         return transcripts.Cost(
-            wall_seconds=time.monotonic() - self.wall, cpu_seconds=time.process_time() - self.cpu
+            wall_seconds=time.monotonic() - self.wall,
+            cpu_seconds=cpu,
+            compute_usd=cpu * cpu_hour_usd / 3600,
+            llm_usd=meter.spent_usd if meter is not None else None,
+            prompt_tokens=meter.usage.prompt_tokens if meter is not None else None,
+            completion_tokens=meter.usage.completion_tokens if meter is not None else None,
         )
 
 

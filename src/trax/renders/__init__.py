@@ -1,0 +1,1 @@
+"""Captions burned into video: styles applied by FFmpeg, stored renders, the render job."""

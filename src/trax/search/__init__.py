@@ -1,0 +1,1 @@
+"""Searching the library: every segment of every transcript's current version, indexed."""
