@@ -20,6 +20,7 @@ from trax.migrations import HEAD
 from trax.storage import LocalStorage, S3Storage, Storage, s3_client
 
 DB_NOT_MIGRATED = "the database at {url} is not at the newest schema: run `trax db upgrade`"
+MIGRATION_LOCK = ".migrate.lock"
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,22 @@ def build_storage(settings: Settings) -> Storage:
     )
 
 
+async def _migrate_once(database: dbmod.Database, settings: Settings) -> None:
+    """Migrate under a lock file in the data directory: processes started together on a new
+    embedded database (a batch and ``trax jobs``) wait for the first one's migration instead of
+    running it again, then find the schema current."""
+    from filelock import FileLock
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(settings.data_dir / MIGRATION_LOCK, thread_local=False)
+    await anyio.to_thread.run_sync(lock.acquire)
+    try:
+        if await dbmod.revision(database) != HEAD:
+            await dbmod.upgrade(database)
+    finally:
+        lock.release()
+
+
 @asynccontextmanager
 async def open_runtime(
     settings: Settings, *, migrate: bool | None = None
@@ -68,7 +85,7 @@ async def open_runtime(
             if not migrate:
                 url = database.url.render_as_string(hide_password=True)
                 raise errors.ConfigError(DB_NOT_MIGRATED.format(url=url))
-            await dbmod.upgrade(database)
+            await _migrate_once(database, settings)
         await anyio.to_thread.run_sync(workfiles.sweep, settings)
         yield Runtime(settings=settings, db=database, storage=build_storage(settings))
     finally:
