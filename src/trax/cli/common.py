@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import anyio
 import click
@@ -54,3 +55,18 @@ def format_list(choices: Sequence[str]) -> FormatsCallback:
         return chosen
 
     return parse
+
+
+def parse_options(raw: Sequence[str]) -> dict[str, Any]:
+    """Repeated ``--option KEY=VALUE`` into a dict: ``beam_size=8`` → 8 (values read as JSON when
+    they parse, else kept as text). The service layer checks names and types."""
+    options: dict[str, Any] = {}
+    for text in raw:
+        key, sep, value = text.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"expected KEY=VALUE, got {text!r}", param_hint="--option")
+        try:
+            options[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key.strip()] = value
+    return options

@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
-from trax.cli.common import err_console, run
-
-
-def _parse_option(text: str) -> tuple[str, Any]:
-    """``beam_size=8`` → ("beam_size", 8): values read as JSON when they parse, else text."""
-    key, sep, raw = text.partition("=")
-    if not sep or not key.strip():
-        raise click.BadParameter(f"expected KEY=VALUE, got {text!r}", param_hint="--option")
-    try:
-        value: Any = json.loads(raw)
-    except json.JSONDecodeError:
-        value = raw
-    return key.strip(), value
+from trax.cli.common import err_console, parse_options, run
 
 
 @click.command()
@@ -63,7 +50,7 @@ def refine(
       trax refine 3f2a --stage multipass
       trax refine 3f2a --stage multipass --from-version 1 --model small
     """
-    options = dict(_parse_option(o) for o in raw_options)
+    options = parse_options(raw_options)
     if model is not None:
         options["model"] = model
     failed = run(lambda: _refine(transcript_id, stage, parent_version, options, wait))

@@ -9,8 +9,7 @@ from typing import Any
 import anyio.to_thread
 import click
 
-from trax.cli.common import err_console, run
-from trax.cli.refine import _parse_option
+from trax.cli.common import err_console, parse_options, run
 
 
 @click.command()
@@ -60,7 +59,7 @@ def render(
       trax render 3f2a --style karaoke -o talk.mp4
       trax render 3f2a --version 1 --style boxed --option position=top
     """
-    options = dict(_parse_option(o) for o in raw_options)
+    options = parse_options(raw_options)
     failed = run(lambda: _render(transcript_id, version, style, options, output, wait))
     raise SystemExit(1 if failed else 0)
 

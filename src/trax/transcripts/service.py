@@ -154,14 +154,6 @@ async def llm_spent(session: AsyncSession, transcript_id: str) -> float:
     return await repository.llm_spent(session, transcript_id)
 
 
-async def parent_document(
-    session: AsyncSession, transcript_id: str, version: int | None, owner_id: str | None
-) -> tuple[TranscriptDetail, TranscriptDocument]:
-    """The version a stage refines (default: the newest) and its document."""
-    detail = await get_transcript(session, transcript_id, version, owner_id)
-    return detail, detail.document
-
-
 def _summary(row: repository.Row) -> dict[str, object]:
     t, m, v = row
     preview = v.text if len(v.text) <= _PREVIEW_CHARS else v.text[: _PREVIEW_CHARS - 1] + "…"

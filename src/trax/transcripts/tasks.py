@@ -13,7 +13,7 @@ import dataclasses
 import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -330,9 +330,7 @@ async def _stages(
         async with rt.db.session() as s:
             existing = await transcripts.find_stage(s, transcript_id, parent, request)
             if existing is None:
-                _detail, document = await transcripts.parent_document(
-                    s, transcript_id, parent, None
-                )
+                document = (await transcripts.get_transcript(s, transcript_id, parent)).document
         if existing is not None:
             parent = existing.version
             continue
@@ -406,7 +404,7 @@ class _MediaFile:
 
     def __init__(self, rt: Runtime, media: Media, probed: MediaProbe | None, label: str) -> None:
         self._rt, self._media, self._probed, self._label = rt, media, probed, label
-        self._copy: AbstractAsyncContextManager[Path] | None = None
+        self._files = AsyncExitStack()
         self._stored: MediaProbe | None = None
 
     async def __aenter__(self) -> _MediaFile:
@@ -415,8 +413,9 @@ class _MediaFile:
     async def probe(self) -> MediaProbe:
         if self._stored is not None:
             return self._stored
-        self._copy = local_copy(self._rt.storage, self._media.storage_key)
-        path = await self._copy.__aenter__()
+        path = await self._files.enter_async_context(
+            local_copy(self._rt.storage, self._media.storage_key)
+        )
         probed = self._probed
         if probed is None:
             lim = Limits.of(self._rt.settings)
@@ -427,8 +426,7 @@ class _MediaFile:
         return self._stored
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._copy is not None:
-            await self._copy.__aexit__(None, None, None)
+        await self._files.aclose()
 
 
 @asynccontextmanager
