@@ -34,7 +34,7 @@ from trax.renders.router import router as renders_router
 from trax.search.router import router as search_router
 from trax.system.router import router as system_router
 from trax.transcripts.router import router as transcripts_router
-from trax.users.auth import LoginLimiter
+from trax.users.auth import Callers, LoginLimiter
 from trax.users.router import router as users_router
 from trax.webhooks.router import router as webhooks_router
 
@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Trax", version="0.1.0", lifespan=lifespan)
     app.state.login_limiter = LoginLimiter(settings)
+    app.state.callers = Callers()
     for router in (
         system_router,
         users_router,

@@ -8,7 +8,8 @@
   for the jobs it created are sent after that commit (:mod:`trax.unit_of_work`). An error rolls
   everything back.
 - :data:`CurrentUser`: the authenticated caller (access token or API key), looked up in its own
-  short read, so that a long upload holds no transaction.
+  short read, so that a long upload holds no transaction, and remembered by the process for a
+  couple of seconds (:class:`~trax.users.auth.Callers`).
 - :data:`PageParams`: ``limit`` and ``cursor`` of a list endpoint.
 """
 
@@ -24,8 +25,7 @@ from trax import pagination
 from trax.queue import Queue
 from trax.runtime import Runtime
 from trax.unit_of_work import UnitOfWork, unit_of_work
-from trax.users.auth import authenticate
-from trax.users.models import User
+from trax.users.auth import Caller, Callers
 
 
 def runtime(request: Request) -> Runtime:
@@ -54,14 +54,18 @@ _bearer = HTTPBearer(auto_error=False, description="An access token or an API ke
 
 
 async def current_user(
-    rt: Rt, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> User:
-    async with rt.db.session() as s:
-        return await authenticate(s, rt.settings, credentials.credentials if credentials else "")
+    request: Request,
+    rt: Rt,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
+    callers: Callers = request.app.state.callers
+    return await callers.authenticate(
+        rt.db, rt.settings, credentials.credentials if credentials else ""
+    )
 
 
 #: The authenticated caller.
-CurrentUser = Annotated[User, Depends(current_user)]
+CurrentUser = Annotated[Caller, Depends(current_user)]
 
 
 def page_request(

@@ -17,12 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Protocol
 
-from botocore.exceptions import ClientError
-
 from trax import workfiles
 
 if TYPE_CHECKING:
     from boto3.s3.transfer import TransferConfig
+    from botocore.exceptions import ClientError
     from mypy_boto3_s3 import S3Client
 
 _CHUNK = 1 << 20
@@ -155,6 +154,14 @@ def s3_client(
     return session.client("s3", endpoint_url=endpoint_url, config=config)
 
 
+def _client_error() -> type[ClientError]:
+    """botocore's error class, imported only where S3 is used (botocore and the ssl and email
+    modules it pulls in would cost every CLI command that opens the library)."""
+    from botocore.exceptions import ClientError
+
+    return ClientError
+
+
 def _is_missing(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}
 
@@ -183,7 +190,7 @@ class S3Storage:
         """The stored object's size, or None when there is none."""
         try:
             head = self.client.head_object(Bucket=self.bucket, Key=self._name(key))
-        except ClientError as exc:
+        except _client_error() as exc:
             if _is_missing(exc):
                 return None
             raise
@@ -222,7 +229,7 @@ class S3Storage:
         try:
             try:
                 self.client.download_file(self.bucket, self._name(key), name, Config=self.transfer)
-            except ClientError as exc:
+            except _client_error() as exc:
                 if _is_missing(exc):
                     raise FileNotFoundError(NO_SUCH_OBJECT.format(key=key)) from exc
                 raise

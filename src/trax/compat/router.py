@@ -28,7 +28,7 @@ from trax.transcripts import service as transcripts
 from trax.transcripts.options import offered_models, transcribe_options
 from trax.transcripts.stages import DIARIZED, pipeline_stages, with_stage
 from trax.unit_of_work import unit_of_work
-from trax.users.models import User
+from trax.users.auth import Caller
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 #: OpenAI's model name maps to Trax's default model.
@@ -99,7 +99,7 @@ def _form_schema(*, language: bool) -> dict[str, Any]:
     }
 
 
-async def _transcribe(task: str, request: Request, user: User, rt: Runtime, q: Queue) -> Response:
+async def _transcribe(task: str, request: Request, user: Caller, rt: Runtime, q: Queue) -> Response:
     """Receive the upload (streamed, size-limited), check the options (422 at once, naming the
     field), store it as the caller's media and submit an ordinary job in one unit of work,
     committed before the request waits for the job's result."""

@@ -97,6 +97,27 @@ async def claim(
     return bool(getattr(result, "rowcount", 0) == 1)
 
 
+async def requeue_lost(
+    session: AsyncSession, job_id: str, owner: str | None, lease_expires_at: datetime | None
+) -> bool:
+    """Put a running job whose lease was lost back to queued, only if it still has the lease
+    the caller saw: sweeps in several processes (``trax serve --workers``) may find the same
+    job, and one of them may already have re-queued it and another process claimed it again."""
+    stmt = (
+        sa.update(Job)
+        .where(
+            Job.id == job_id,
+            Job.status == JobStatus.RUNNING,
+            Job.lease_owner.is_not_distinct_from(owner),
+            Job.lease_expires_at.is_not_distinct_from(lease_expires_at),
+        )
+        .values(status=JobStatus.QUEUED, stage="recovered", lease_owner=None, lease_expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    result = await session.execute(stmt)
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
 async def heartbeat(
     session: AsyncSession,
     job_id: str,

@@ -374,9 +374,9 @@ async def recoverable(
         if job.status is JobStatus.QUEUED:
             if job.id not in held and (job.enqueued_at or job.created_at) < grace:
                 lost.append(job)
-        elif _lease_lost(job, now):
-            job.status, job.stage = JobStatus.QUEUED, "recovered"
-            job.lease_owner = job.lease_expires_at = None
+        elif _lease_lost(job, now) and await repository.requeue_lost(
+            session, job.id, job.lease_owner, job.lease_expires_at
+        ):
             lost.append(job)
     return lost
 

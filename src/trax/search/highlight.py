@@ -11,14 +11,21 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
-
-import snowballstemmer
+from functools import cache, lru_cache
+from typing import Any
 
 from trax.search.query import Query
 
 _WORD = re.compile(r"[^\W_]+")
-_STEMMERS = (snowballstemmer.stemmer("porter"), snowballstemmer.stemmer("english"))
+
+
+@cache
+def _stemmers() -> tuple[Any, ...]:
+    """Porter and Snowball English, built on first use: importing snowballstemmer costs about
+    10 ms, which every CLI command that reads the library (``trax list``) would pay otherwise."""
+    import snowballstemmer
+
+    return (snowballstemmer.stemmer("porter"), snowballstemmer.stemmer("english"))
 
 
 @lru_cache(maxsize=4096)
@@ -29,7 +36,7 @@ def fold(word: str) -> str:
 
 @lru_cache(maxsize=4096)
 def _stems(word: str) -> frozenset[str]:
-    return frozenset(s.stemWord(word) for s in _STEMMERS)
+    return frozenset(s.stemWord(word) for s in _stemmers())
 
 
 class Highlighter:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,7 +18,23 @@ Row = tuple[Transcript, Media, TranscriptVersion]
 _NO_DOCUMENT = defer(TranscriptVersion.document, raiseload=True)
 
 
-def _with_latest() -> sa.Select[Transcript, Media, TranscriptVersion]:
+class SummaryRow(NamedTuple):
+    """The columns a list line needs: no document, no provenance, and only the head of the text,
+    so a page of multi-hour transcripts reads as little as a page of short ones."""
+
+    id: str
+    created_at: datetime
+    media_id: str
+    filename: str
+    version: int
+    stage: str
+    model: str
+    language: str
+    duration: float
+    text_head: str
+
+
+def _latest_summaries(head_chars: int) -> sa.Select[Any]:
     other = aliased(TranscriptVersion)
     latest = (
         sa.select(sa.func.max(other.version))
@@ -24,12 +42,28 @@ def _with_latest() -> sa.Select[Transcript, Media, TranscriptVersion]:
         .correlate(Transcript)
         .scalar_subquery()
     )
+    v = TranscriptVersion
     return (
-        sa.select(Transcript, Media, TranscriptVersion)
+        sa.select(
+            Transcript.id,
+            Transcript.created_at,
+            Media.id.label("media_id"),
+            Media.filename,
+            v.version,
+            v.stage,
+            v.model,
+            v.language,
+            v.duration,
+            sa.func.substr(v.text, 1, head_chars).label("text_head"),
+        )
         .join(Media, Media.id == Transcript.media_id)
-        .join(TranscriptVersion, TranscriptVersion.transcript_id == Transcript.id)
-        .where(TranscriptVersion.version == latest)
+        .join(v, v.transcript_id == Transcript.id)
+        .where(v.version == latest)
     )
+
+
+def _summaries(rows: Sequence[sa.Row[Any]]) -> list[SummaryRow]:
+    return [SummaryRow._make(row) for row in rows]
 
 
 async def find_by_recipe(
@@ -61,14 +95,15 @@ async def add_version(
     await session.flush()
 
 
-async def list_latest(session: AsyncSession, limit: int) -> Sequence[Row]:
+async def list_latest(session: AsyncSession, limit: int, head_chars: int) -> list[SummaryRow]:
+    """The newest transcripts, each with its newest version and the first ``head_chars``
+    characters of its text."""
     stmt = (
-        _with_latest()
-        .options(_NO_DOCUMENT)
+        _latest_summaries(head_chars)
         .order_by(Transcript.created_at.desc(), Transcript.id.desc())
         .limit(limit)
     )
-    return [(t, m, v) for t, m, v in (await session.execute(stmt)).all()]
+    return _summaries((await session.execute(stmt)).all())
 
 
 async def resolve_id(session: AsyncSession, ref: str) -> str:
@@ -91,13 +126,13 @@ async def get_version(session: AsyncSession, transcript_id: str, version: int | 
 
 
 async def list_page(
-    session: AsyncSession, owner_id: str, media_id: str | None, page: PageRequest
-) -> list[Row]:
-    stmt = _with_latest().options(_NO_DOCUMENT).where(Media.owner_id == owner_id)
+    session: AsyncSession, owner_id: str, media_id: str | None, page: PageRequest, head_chars: int
+) -> list[SummaryRow]:
+    stmt = _latest_summaries(head_chars).where(Media.owner_id == owner_id)
     if media_id is not None:
         stmt = stmt.where(Media.id == media_id)
     stmt = keyset(stmt, Transcript.created_at, Transcript.id, page)
-    return [(t, m, v) for t, m, v in (await session.execute(stmt)).all()]
+    return _summaries((await session.execute(stmt)).all())
 
 
 async def versions(session: AsyncSession, transcript_id: str) -> list[TranscriptVersion]:

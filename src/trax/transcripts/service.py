@@ -154,9 +154,12 @@ async def llm_spent(session: AsyncSession, transcript_id: str) -> float:
     return await repository.llm_spent(session, transcript_id)
 
 
+def _preview(text: str) -> str:
+    return text if len(text) <= _PREVIEW_CHARS else text[: _PREVIEW_CHARS - 1] + "…"
+
+
 def _summary(row: repository.Row) -> dict[str, object]:
     t, m, v = row
-    preview = v.text if len(v.text) <= _PREVIEW_CHARS else v.text[: _PREVIEW_CHARS - 1] + "…"
     return {
         "id": t.id,
         "media_id": m.id,
@@ -167,14 +170,20 @@ def _summary(row: repository.Row) -> dict[str, object]:
         "model": v.model,
         "language": v.language,
         "duration": v.duration,
-        "preview": preview,
+        "preview": _preview(v.text),
     }
+
+
+def _list_line(row: repository.SummaryRow) -> TranscriptSummary:
+    fields = row._asdict()
+    fields["preview"] = _preview(fields.pop("text_head"))
+    return TranscriptSummary.model_validate(fields)
 
 
 async def list_transcripts(session: AsyncSession, limit: int = 100) -> list[TranscriptSummary]:
     """Stored transcripts, newest first, each with its newest version."""
-    rows = await repository.list_latest(session, limit)
-    return [TranscriptSummary.model_validate(_summary(r)) for r in rows]
+    rows = await repository.list_latest(session, limit, _PREVIEW_CHARS + 1)
+    return [_list_line(r) for r in rows]
 
 
 async def get_transcript(
@@ -197,12 +206,9 @@ async def list_page(
     session: AsyncSession, owner_id: str, media_id: str | None, page: PageRequest
 ) -> tuple[list[TranscriptSummary], str | None]:
     """The owner's transcripts, newest first, each with its newest version."""
-    rows, cursor = paged(
-        await repository.list_page(session, owner_id, media_id, page),
-        page,
-        lambda r: (r[0].created_at, r[0].id),
-    )
-    return [TranscriptSummary.model_validate(_summary(r)) for r in rows], cursor
+    found = await repository.list_page(session, owner_id, media_id, page, _PREVIEW_CHARS + 1)
+    rows, cursor = paged(found, page)
+    return [_list_line(r) for r in rows], cursor
 
 
 def _version_summary(row: TranscriptVersion) -> VersionSummary:

@@ -7,10 +7,13 @@ algorithm list (``alg: none`` and algorithm confusion are refused). The signing 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import tempfile
+import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 
@@ -20,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from trax import errors
 from trax.config import Settings
-from trax.db import utcnow
+from trax.db import Database, utcnow
 from trax.ratelimit import RateLimiter
 from trax.users import service as users
 from trax.users.models import User
@@ -32,6 +35,10 @@ INVALID_TOKEN = "invalid or expired access token"
 NOT_AUTHENTICATED = "authentication required: send 'Authorization: Bearer <token or API key>'"
 TOO_MANY_LOGINS = "too many login attempts; try again in {seconds} s"
 TOO_MANY_REGISTRATIONS = "too many registrations from this address; try again in {seconds} s"
+#: How long a process trusts that a user (or an API key) it looked up still exists.
+CALLER_TTL_SECONDS = 2.0
+#: Users and keys remembered per process at most.
+CALLER_CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True)
@@ -42,17 +49,24 @@ class AccessToken:
 
 @cache
 def signing_key(settings: Settings) -> str:
-    """The JWT key: the configured one, or one generated once per data directory."""
+    """The JWT key: the configured one, or one generated once per data directory.
+
+    The file appears whole or not at all (written aside, then hard-linked into place), so
+    server processes starting together never read a half-written key, and all use the first.
+    """
     if settings.jwt_secret is not None:
         return settings.jwt_secret.get_secret_value()
     path: Path = settings.data_dir / "jwt-secret"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as out:
-        out.write(secrets.token_urlsafe(48))
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, aside = tempfile.mkstemp(dir=path.parent, prefix=".jwt-secret-")
+        try:
+            with os.fdopen(fd, "w") as out:  # mkstemp's file is mode 0600
+                out.write(secrets.token_urlsafe(48))
+            with contextlib.suppress(FileExistsError):
+                os.link(aside, path)
+        finally:
+            os.unlink(aside)
     return path.read_text().strip()
 
 
@@ -90,6 +104,63 @@ async def authenticate(session: AsyncSession, settings: Settings, credential: st
     if user is None:
         raise errors.AuthError(INVALID_TOKEN)
     return user
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated user as a request sees it: a snapshot of the row, not the row."""
+
+    id: str
+    email: str
+    is_admin: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: User) -> Caller:
+        return cls(id=user.id, email=user.email, is_admin=user.is_admin, created_at=user.created_at)
+
+
+class Callers:
+    """Who a credential belongs to, remembered by this process for :data:`CALLER_TTL_SECONDS`.
+
+    An access token's signature, audience and expiry are checked on every request (cheap); the
+    database is asked whether its user still exists, and an API key whose key still exists, at
+    most once per TTL per user or key. So a revoked key or a deleted user is refused within
+    the TTL on every server process, and a busy client costs one lookup per TTL instead of a
+    session and a query per request.
+    """
+
+    def __init__(self, ttl: float = CALLER_TTL_SECONDS, size: int = CALLER_CACHE_SIZE) -> None:
+        self.ttl, self.size = ttl, size
+        self._known: dict[str, tuple[float, Caller]] = {}
+
+    def _get(self, key: str) -> Caller | None:
+        found = self._known.get(key)
+        if found is None or found[0] < time.monotonic():
+            return None
+        return found[1]
+
+    def _put(self, key: str, caller: Caller) -> Caller:
+        if len(self._known) >= self.size:  # drop the oldest entries (dicts keep insertion order)
+            for old in list(self._known)[: self.size // 4 or 1]:
+                del self._known[old]
+        self._known.pop(key, None)
+        self._known[key] = (time.monotonic() + self.ttl, caller)
+        return caller
+
+    async def authenticate(self, db: Database, settings: Settings, credential: str) -> Caller:
+        """The caller behind an API key or an access token (see :func:`authenticate`)."""
+        if not credential:
+            raise errors.AuthError(NOT_AUTHENTICATED)
+        if credential.startswith(users.KEY_PREFIX):
+            key = "key:" + users.key_digest(credential)
+        else:
+            key = "user:" + token_subject(settings, credential)
+        if (known := self._get(key)) is not None:
+            return known
+        async with db.session() as s:
+            user = await authenticate(s, settings, credential)
+            return self._put(key, Caller.of(user))
 
 
 class LoginLimiter:

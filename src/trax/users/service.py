@@ -21,7 +21,8 @@ INVALID_KEY = "invalid or missing API key"
 BAD_LOGIN = "wrong email or password"
 
 
-def _digest(key: str) -> str:
+def key_digest(key: str) -> str:
+    """What is stored of an API key (and what identifies it)."""
     return hashlib.sha256(key.encode()).hexdigest()
 
 
@@ -63,12 +64,12 @@ async def create_api_key(session: AsyncSession, email: str) -> str:
     if user is None:
         raise errors.NotFoundError(NO_SUCH_USER.format(email=email))
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    await repository.add(session, ApiKey(user_id=user.id, key_hash=_digest(key), prefix=key[:8]))
+    await repository.add(session, ApiKey(user_id=user.id, key_hash=key_digest(key), prefix=key[:8]))
     return key
 
 
 async def authenticate_key(session: AsyncSession, key: str) -> User:
-    found = await repository.user_for_key_hash(session, _digest(key)) if key else None
+    found = await repository.user_for_key_hash(session, key_digest(key)) if key else None
     if found is None:
         raise errors.AuthError(INVALID_KEY)
     user, api_key = found
