@@ -8,10 +8,15 @@ recordings plus ``--items - 1`` distinct clips cut from them, and transcribes th
 
 * read load: for each endpoint, ``wrk`` with ``--connections`` connections on ``--threads``
   threads for ``--duration`` seconds (after a short warm-up); prints requests/s, p50, p99 and
-  errors (non-2xx answers and socket errors);
+  errors (non-2xx answers and socket errors). The transcript list is read twice: the account's
+  page of short transcripts, and a second account's page of the same transcripts made
+  ``--long-hours`` long each (their text and segments repeated in the database), which must
+  cost the same because lists do not read documents;
 * upload: a WAV of ``--upload-mb`` MB (the shared recordings looped with ffmpeg, built once) is
   POSTed to ``/api/v1/media`` streamed from disk; prints MB/s and the server's RSS (the process
   and its children, polled) before, at its peak and after.
+
+The server runs ``--workers`` processes (``trax serve --workers``, default 2).
 
 Usage: ``uv run python bench/api_load.py [--db sqlite --db postgresql] [--duration 10]``
 Needs ``wrk`` (Debian: ``apt-get install wrk``). Not a test; see bench/README.md.
@@ -55,6 +60,9 @@ ENDPOINTS = (
     "/api/v1/media?limit=20",
     "/api/v1/jobs?limit=20",
 )
+#: Read with the second account, whose transcripts are ``--long-hours`` long.
+LONG_ENDPOINTS = ("/api/v1/transcripts?limit=20",)
+LONG_LABEL = " (long)"
 #: Prints wrk's own summary as one JSON line (latencies in microseconds).
 WRK_SCRIPT = """
 wrk.headers["Authorization"] = "Bearer " .. os.getenv("TRAX_BENCH_TOKEN")
@@ -191,7 +199,8 @@ def trax_server(tmp: Path, db_url: str | None, args: argparse.Namespace) -> Iter
         subprocess.run([trax, "db", "upgrade"], env=env, check=True, capture_output=True)
     port = free_port()
     log = (tmp / "server.log").open("wb")
-    proc = subprocess.Popen([trax, "serve", "--port", str(port)], env=env, stdout=log, stderr=log)
+    cmd = [trax, "serve", "--port", str(port), "--workers", str(args.workers)]
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=log)
     server = Server(f"http://127.0.0.1:{port}", psutil.Process(proc.pid), tmp / "server.log")
     try:
         server.wait_ready()
@@ -233,6 +242,72 @@ class Server:
         return total / benchlib.MB
 
 
+# --- long transcripts ------------------------------------------------------------------------
+
+
+def _lengthen(row: dict[str, Any], hours: float) -> dict[str, Any]:
+    """A transcript version's text and document segments repeated to last ``hours``."""
+    doc = dict(row["document"])
+    duration = max(float(row["duration"]), 1.0)
+    times = max(1, int(hours * 3600 / duration))
+    segments = []
+    for i in range(times):
+        shift = i * duration
+        for seg in doc.get("segments", []):
+            words = [{**w, "start": w["start"] + shift, "end": w["end"] + shift}
+                     for w in seg.get("words", [])]  # fmt: skip
+            segments.append({**seg, "start": seg["start"] + shift, "end": seg["end"] + shift,
+                             "words": words})  # fmt: skip
+    doc["segments"], doc["duration"] = segments, duration * times
+    return {**row, "document": doc, "text": " ".join([row["text"]] * times),
+            "duration": duration * times}  # fmt: skip
+
+
+async def copy_long(db_url: str, hours: float) -> float:
+    """Give ``long@example.com`` a copy of the bench account's media and transcripts, each
+    version ``hours`` long (written straight into the database: transcribing hours of audio
+    would take the bench hours). Returns the megabytes of documents and text written."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from trax.db import new_id
+    from trax.models import Base, User
+
+    engine = create_async_engine(db_url)
+    tables = Base.metadata.tables
+    media, transcripts, versions = (
+        tables[n] for n in ("media", "transcripts", "transcript_versions")
+    )
+    written = 0
+    try:
+        async with engine.begin() as conn:
+            users = {r.email: r.id for r in await conn.execute(sa.select(User.id, User.email))}
+            owner, target = users["bench@example.com"], users["long@example.com"]
+            new_media: dict[str, str] = {}
+            for m in (await conn.execute(media.select().where(media.c.owner_id == owner))).all():
+                new_media[m.id] = new_id()
+                await conn.execute(media.insert(), [{**m._asdict(), "id": new_media[m.id],
+                                                     "owner_id": target}])  # fmt: skip
+            stmt = transcripts.select().where(transcripts.c.media_id.in_(new_media))
+            new_transcripts: dict[str, str] = {}
+            for t in (await conn.execute(stmt)).all():
+                new_transcripts[t.id] = new_id()
+                row = {
+                    **t._asdict(),
+                    "id": new_transcripts[t.id],
+                    "media_id": new_media[t.media_id],
+                }
+                await conn.execute(transcripts.insert(), [row])
+            stmt = versions.select().where(versions.c.transcript_id.in_(new_transcripts))
+            for v in (await conn.execute(stmt)).all():
+                row = _lengthen(v._asdict(), hours)
+                row.update(id=new_id(), transcript_id=new_transcripts[v.transcript_id])
+                written += len(json.dumps(row["document"])) + len(row["text"])
+                await conn.execute(versions.insert(), [row])
+    finally:
+        await engine.dispose()
+    return written / MB
+
+
 # --- measurements ----------------------------------------------------------------------------
 
 
@@ -265,8 +340,8 @@ def wait_for_job(http: httpx.Client, job_id: str, deadline: float) -> dict[str, 
     return dict(state)
 
 
-def register(url: str) -> str:
-    account = {"email": "bench@example.com", "password": "correct horse battery"}
+def register(url: str, email: str = "bench@example.com") -> str:
+    account = {"email": email, "password": "correct horse battery"}
     httpx.post(f"{url}/api/v1/auth/register", json=account).raise_for_status()
     form = {"username": account["email"], "password": account["password"]}
     login = httpx.post(f"{url}/api/v1/auth/token", data=form)
@@ -288,20 +363,29 @@ def wrk(
 
 
 def read_load(
-    server: Server, db: str, token: str, ids: dict[str, str], tmp: Path, args: argparse.Namespace
+    server: Server,
+    db: str,
+    tokens: tuple[str, str],
+    ids: dict[str, str],
+    tmp: Path,
+    args: argparse.Namespace,
 ) -> list[Load]:
+    """Each endpoint with the first account's token, then :data:`LONG_ENDPOINTS` with the
+    second's (the long transcripts)."""
     script = tmp / "auth.lua"
     script.write_text(WRK_SCRIPT, encoding="utf-8")
     loads = []
-    for endpoint in ENDPOINTS:
+    plan = [(e, tokens[0], e) for e in ENDPOINTS]
+    plan += [(e, tokens[1], e + LONG_LABEL) for e in LONG_ENDPOINTS]
+    for endpoint, token, label in plan:
         url = server.url + endpoint.format(**ids)
         wrk(url, token, script, args.warmup, args)
         r = wrk(url, token, script, args.duration, args)
         errors = r["status_errors"] + r["socket_errors"]
         rps = r["requests"] / (r["duration_us"] / 1e6)
-        load = Load(db, endpoint, rps, r["p50_us"] / 1e3, r["p99_us"] / 1e3, r["requests"], errors)
+        load = Load(db, label, rps, r["p50_us"] / 1e3, r["p99_us"] / 1e3, r["requests"], errors)
         print(
-            f"  {endpoint:40} {rps:8.0f} req/s  p50 {load.p50_ms:6.1f} ms  "
+            f"  {label:40} {rps:8.0f} req/s  p50 {load.p50_ms:6.1f} ms  "
             f"p99 {load.p99_ms:6.1f} ms  errors {errors}",
             flush=True,
         )
@@ -360,12 +444,20 @@ def bench_db(
             headers = {"Authorization": f"Bearer {token}"}
             with httpx.Client(base_url=server.url, headers=headers, timeout=120) as http:
                 ids = populate(http, clips, args.model)
+            long_token = register(server.url, "long@example.com")
+            url = db_url or f"sqlite+aiosqlite:///{tmp / 'data' / 'trax.db'}"
+            megabytes = asyncio.run(copy_long(url, args.long_hours))
+            print(
+                f"{db}: the second account holds the same transcripts at {args.long_hours:g} h "
+                f"each ({megabytes:.0f} MB of documents and text)",
+                flush=True,
+            )
             print(
                 f"{db}: read load, {args.connections} connections, {args.duration:g} s each "
                 f"(server RSS {server.rss_mb():.0f} MB)",
                 flush=True,
             )
-            loads = read_load(server, db, token, ids, tmp, args)
+            loads = read_load(server, db, (token, long_token), ids, tmp, args)
             done = upload(server, db, token, wav) if wav is not None else None
     return loads, done
 
@@ -394,6 +486,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--upload-mb", type=float, default=500.0, help="0: no upload")
     parser.add_argument("--model", default="tiny.en")
     parser.add_argument("--cpu-threads", type=int, default=2, help="the server's TRAX_CPU_THREADS")
+    parser.add_argument("--workers", type=int, default=2, help="trax serve --workers")
+    parser.add_argument(
+        "--long-hours", type=float, default=3.0, help="length of the second account's transcripts"
+    )
     parser.add_argument("--media-dir", type=Path, default=benchlib.MEDIA_DIR)
     parser.add_argument("--json", type=Path, help="also save the results to this file")
     return parser.parse_args()

@@ -40,11 +40,14 @@ def serve_env(data_dir: Path, model_cache: Path, **settings: str) -> dict[str, s
 
 
 @contextmanager
-def trax_serve(env: dict[str, str], log: Path, timeout: float = 180) -> Iterator[Served]:
-    """Start ``trax serve`` on a free port and wait until it answers /health; stopped on exit
-    (if it still runs)."""
+def trax_serve(
+    env: dict[str, str], log: Path, timeout: float = 180, args: tuple[str, ...] = ()
+) -> Iterator[Served]:
+    """Start ``trax serve`` (with ``args``) on a free port and wait until it answers /health;
+    stopped on exit (if it still runs)."""
     port = free_port()
     cmd = [sys.executable, "-c", "from trax.cli import main; main()", "serve", "--port", str(port)]
+    cmd += args
     with log.open("ab") as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
     served = Served(f"http://127.0.0.1:{port}", port, proc)
