@@ -90,7 +90,20 @@ async def add_transcripts(count: int) -> None:
             s.add(TranscriptVersion(transcript_id=transcript.id, version=1, stage="transcribe",
                                     model="tiny.en", language="en", duration=10.0,
                                     text=f"transcript number {i} " * 20,
-                                    document={"segments": []}))  # fmt: skip
+                                    document=document(30.0)))  # fmt: skip
+
+
+def document(seconds: float) -> dict[str, object]:
+    """A valid transcript document of ``seconds`` of speech: 5 s segments of 12 timed words."""
+    segments = []
+    for n in range(int(seconds // 5)):
+        words = [{"start": n * 5 + k * 0.4, "end": n * 5 + k * 0.4 + 0.3, "text": " word",
+                  "probability": 0.9} for k in range(12)]  # fmt: skip
+        segments.append({"id": n, "start": n * 5.0, "end": n * 5.0 + 5, "text": " word" * 12,
+                         "avg_logprob": -0.2, "no_speech_prob": 0.01, "words": words})  # fmt: skip
+    provenance = {"stage": "basic", "model": "tiny.en", "options": {}, "engine": {}}
+    return {"language": "en", "language_probability": 0.99, "duration": seconds,
+            "segments": segments, "provenance": provenance}  # fmt: skip
 
 
 def main() -> None:

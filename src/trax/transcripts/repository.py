@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -34,7 +35,10 @@ class SummaryRow(NamedTuple):
     text_head: str
 
 
+@cache
 def _latest_summaries(head_chars: int) -> sa.Select[Any]:
+    """Built once: constructing this statement (an aliased table, a correlated subquery) took
+    longer than running it. Statements are immutable; ``.where()`` and friends copy."""
     other = aliased(TranscriptVersion)
     latest = (
         sa.select(sa.func.max(other.version))

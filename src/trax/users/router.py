@@ -17,7 +17,7 @@ router = APIRouter(prefix="/api/v1", tags=["accounts"])
 REGISTRATION_CLOSED = "registration is closed on this server; ask an operator for an account"
 
 
-def login_limiter(request: Request) -> LoginLimiter:
+async def login_limiter(request: Request) -> LoginLimiter:
     limiter: LoginLimiter = request.app.state.login_limiter
     return limiter
 
