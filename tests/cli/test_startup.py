@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 
 def test_importing_the_cli_does_not_import_the_ml_stack() -> None:
@@ -45,3 +47,25 @@ def test_library_commands_do_not_import_the_web_or_cloud_stack() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_trax_list_loads_only_what_it_uses(tmp_path: Path) -> None:
+    """``trax list`` on a current database: no web stack, no migrations, no ML stack, no S3
+    client and no stemmer (ADR 0019: each of these cost start-up time for nothing)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRAX_")}
+    env["TRAX_DATA_DIR"] = str(tmp_path / "data")
+    trax = [sys.executable, "-c", "from trax.cli import main; main()"]
+    subprocess.run([*trax, "list"], env=env, capture_output=True, check=True)  # migrates
+    code = (
+        "import sys\n"
+        "from trax.cli import main\n"
+        "try:\n    main(['list'])\nexcept SystemExit:\n    pass\n"
+        "heavy = {'fastapi', 'starlette', 'uvicorn', 'alembic', 'faster_whisper', 'ctranslate2',\n"
+        "         'numpy', 'dramatiq', 'botocore', 'boto3', 'httpx', 'snowballstemmer'}\n"
+        "print(sorted(heavy & set(sys.modules)), file=sys.stderr)\n"
+    )
+    cmd = [sys.executable, "-c", code]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    assert "no transcripts yet" in out.stdout
+    assert out.stderr.strip().splitlines()[-1] == "[]"
