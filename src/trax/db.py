@@ -131,7 +131,10 @@ class Database:
         self.url = sa.make_url(url)
         if self.is_sqlite and self.url.database:
             Path(self.url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        self.engine: AsyncEngine = create_async_engine(self.url, pool_pre_ping=True)
+        # A server connection can go stale (a restart, an idle timeout): ping it on checkout.
+        # A SQLite file cannot, and the ping was one more round trip to aiosqlite's thread on
+        # every unit of work.
+        self.engine: AsyncEngine = create_async_engine(self.url, pool_pre_ping=not self.is_sqlite)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
