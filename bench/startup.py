@@ -90,6 +90,7 @@ async def add_transcripts(count: int) -> None:
             s.add(TranscriptVersion(transcript_id=transcript.id, version=1, stage="transcribe",
                                     model="tiny.en", language="en", duration=10.0,
                                     text=f"transcript number {i} " * 20,
+                                    preview=f"transcript number {i} " * 3,
                                     document=document(30.0)))  # fmt: skip
 
 

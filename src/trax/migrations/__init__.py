@@ -4,4 +4,4 @@
 one query and without importing Alembic; a test checks that it matches the revision files.
 """
 
-HEAD = "5a1f3e8c9d20"
+HEAD = "8d3f1b6a2c47"

@@ -50,6 +50,8 @@ class TranscriptVersion(IdMixin, Base):
     language: Mapped[str] = mapped_column(sa.String(16))
     duration: Mapped[float] = mapped_column(sa.Float)
     text: Mapped[str] = mapped_column(sa.Text)
+    #: The text's first 80 characters as lists show them: lists read this, never ``text``.
+    preview: Mapped[str | None] = mapped_column(sa.String(80))
     document: Mapped[dict[str, Any]] = mapped_column(JSONType)
     parent_version: Mapped[int | None] = mapped_column(sa.Integer)
     #: What decides the content besides the parent: the stage and its options (sha256 hex).

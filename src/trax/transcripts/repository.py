@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Unpack
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,8 +20,8 @@ _NO_DOCUMENT = defer(TranscriptVersion.document, raiseload=True)
 
 
 class SummaryRow(NamedTuple):
-    """The columns a list line needs: no document, no provenance, and only the head of the text,
-    so a page of multi-hour transcripts reads as little as a page of short ones."""
+    """The columns a list line needs: no document, no provenance and no text (its stored
+    preview), so a page of multi-hour transcripts reads as little as a page of short ones."""
 
     id: str
     created_at: datetime
@@ -32,11 +32,11 @@ class SummaryRow(NamedTuple):
     model: str
     language: str
     duration: float
-    text_head: str
+    preview: str | None
 
 
 @cache
-def _latest_summaries(head_chars: int) -> sa.Select[Any]:
+def _latest_summaries() -> sa.Select[Unpack[tuple[Any, ...]]]:
     """Built once: constructing this statement (an aliased table, a correlated subquery) took
     longer than running it. Statements are immutable; ``.where()`` and friends copy."""
     other = aliased(TranscriptVersion)
@@ -58,7 +58,7 @@ def _latest_summaries(head_chars: int) -> sa.Select[Any]:
             v.model,
             v.language,
             v.duration,
-            sa.func.substr(v.text, 1, head_chars).label("text_head"),
+            v.preview,
         )
         .join(Media, Media.id == Transcript.media_id)
         .join(v, v.transcript_id == Transcript.id)
@@ -99,11 +99,10 @@ async def add_version(
     await session.flush()
 
 
-async def list_latest(session: AsyncSession, limit: int, head_chars: int) -> list[SummaryRow]:
-    """The newest transcripts, each with its newest version and the first ``head_chars``
-    characters of its text."""
+async def list_latest(session: AsyncSession, limit: int) -> list[SummaryRow]:
+    """The newest transcripts, each with its newest version."""
     stmt = (
-        _latest_summaries(head_chars)
+        _latest_summaries()
         .order_by(Transcript.created_at.desc(), Transcript.id.desc())
         .limit(limit)
     )
@@ -130,9 +129,9 @@ async def get_version(session: AsyncSession, transcript_id: str, version: int | 
 
 
 async def list_page(
-    session: AsyncSession, owner_id: str, media_id: str | None, page: PageRequest, head_chars: int
+    session: AsyncSession, owner_id: str, media_id: str | None, page: PageRequest
 ) -> list[SummaryRow]:
-    stmt = _latest_summaries(head_chars).where(Media.owner_id == owner_id)
+    stmt = _latest_summaries().where(Media.owner_id == owner_id)
     if media_id is not None:
         stmt = stmt.where(Media.id == media_id)
     stmt = keyset(stmt, Transcript.created_at, Transcript.id, page)

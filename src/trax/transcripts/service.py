@@ -70,6 +70,7 @@ def _version_row(
         language=document.language,
         duration=document.duration,
         text=document.text,
+        preview=_preview(document.text),
         document=document.model_dump(mode="json"),
         parent_version=document.provenance.parent_version,
         recipe_key=recipe,
@@ -175,14 +176,12 @@ def _summary(row: repository.Row) -> dict[str, object]:
 
 
 def _list_line(row: repository.SummaryRow) -> TranscriptSummary:
-    fields = row._asdict()
-    fields["preview"] = _preview(fields.pop("text_head"))
-    return TranscriptSummary.model_validate(fields)
+    return TranscriptSummary.model_validate({**row._asdict(), "preview": row.preview or ""})
 
 
 async def list_transcripts(session: AsyncSession, limit: int = 100) -> list[TranscriptSummary]:
     """Stored transcripts, newest first, each with its newest version."""
-    rows = await repository.list_latest(session, limit, _PREVIEW_CHARS + 1)
+    rows = await repository.list_latest(session, limit)
     return [_list_line(r) for r in rows]
 
 
@@ -206,7 +205,7 @@ async def list_page(
     session: AsyncSession, owner_id: str, media_id: str | None, page: PageRequest
 ) -> tuple[list[TranscriptSummary], str | None]:
     """The owner's transcripts, newest first, each with its newest version."""
-    found = await repository.list_page(session, owner_id, media_id, page, _PREVIEW_CHARS + 1)
+    found = await repository.list_page(session, owner_id, media_id, page)
     rows, cursor = paged(found, page)
     return [_list_line(r) for r in rows], cursor
 
