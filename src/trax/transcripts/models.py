@@ -39,6 +39,10 @@ class TranscriptVersion(IdMixin, Base):
         sa.UniqueConstraint("transcript_id", "version"),
         sa.Index("ix_transcript_versions_stage_recipe", "transcript_id", "parent_version",
                  "recipe_key"),
+        # Covers a list line (ADR 0019): SQLite answers lists from this index alone. From the
+        # table it would walk the overflow pages of `text` and `document` to reach `preview`.
+        sa.Index("ix_transcript_versions_summary", "transcript_id", "version", "stage", "model",
+                 "language", "duration", "preview"),
     )  # fmt: skip
 
     transcript_id: Mapped[str] = mapped_column(

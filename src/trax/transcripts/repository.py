@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
-from typing import Any, NamedTuple, Unpack
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +17,8 @@ from trax.transcripts.models import Transcript, TranscriptVersion
 Row = tuple[Transcript, Media, TranscriptVersion]
 #: Lists show summaries: the (large) document JSON is not loaded, and touching it raises.
 _NO_DOCUMENT = defer(TranscriptVersion.document, raiseload=True)
+#: The index over a list line's columns of a version (see the model).
+SUMMARY_INDEX = "ix_transcript_versions_summary"
 
 
 class SummaryRow(NamedTuple):
@@ -36,7 +38,7 @@ class SummaryRow(NamedTuple):
 
 
 @cache
-def _latest_summaries() -> sa.Select[Unpack[tuple[Any, ...]]]:
+def _latest_summaries() -> sa.Select[*tuple[Any, ...]]:
     """Built once: constructing this statement (an aliased table, a correlated subquery) took
     longer than running it. Statements are immutable; ``.where()`` and friends copy."""
     other = aliased(TranscriptVersion)
@@ -62,7 +64,10 @@ def _latest_summaries() -> sa.Select[Unpack[tuple[Any, ...]]]:
         )
         .join(Media, Media.id == Transcript.media_id)
         .join(v, v.transcript_id == Transcript.id)
-        .where(v.version == latest)
+        # `version + 0` is not an index term, so SQLite looks the version up by transcript in the
+        # covering summary index instead of the (transcript_id, version) unique index, and never
+        # reads the row (reaching `preview` there walks the document's overflow pages).
+        .where(v.version + 0 == latest)
     )
 
 

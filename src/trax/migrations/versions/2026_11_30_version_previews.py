@@ -7,7 +7,8 @@ Create Date: 2026-11-30 07:00:00
 Lists show the first 80 characters of a version's text. Reading them from ``text`` read the whole
 text of every row (a 3-hour transcript holds about 150 KB of it), so a page of long transcripts
 cost more than a page of short ones (ADR 0019). ``preview`` holds those 80 characters (79 and an
-ellipsis when the text is longer); existing versions get theirs here.
+ellipsis when the text is longer); existing versions get theirs here. An index over the columns
+of a list line lets SQLite answer lists without reading the rows.
 """
 
 from collections.abc import Sequence
@@ -28,8 +29,16 @@ def upgrade() -> None:
         "UPDATE transcript_versions SET preview = CASE WHEN length(text) <= 80 THEN text "
         "ELSE substr(text, 1, 79) || '…' END"
     )
+    # Lists read a version's summary columns from this index alone: on SQLite, reading
+    # `preview` (the last column) from the table walks every overflow page of the document.
+    op.create_index(
+        "ix_transcript_versions_summary",
+        "transcript_versions",
+        ["transcript_id", "version", "stage", "model", "language", "duration", "preview"],
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_transcript_versions_summary", table_name="transcript_versions")
     with op.batch_alter_table("transcript_versions", schema=None) as batch_op:
         batch_op.drop_column("preview")
