@@ -10,7 +10,10 @@ Recordings with reference RTTMs:
 * ``sample.wav`` with ``sample.rttm`` (pyannote's tutorial asset, two speakers, 30 s).
 * ``call-N-min``: ``sample.wav`` repeated to N minutes (reference shifted to match). Longer than
   one window, so the same two voices recur in every window and must keep their labels: this
-  measures the cross-window linking (a wrong link is counted as confusion).
+  measures the cross-window clustering (a wrong label is counted as confusion).
+* ``meeting-N-min``: a synthetic meeting of five different people (``make_meeting``): turns of
+  1-20 s cut from single-speaker public recordings, alternated with pauses and short overlaps,
+  with an exact reference (see ``bench/README.md`` for the sources and their licences).
 
 Each run is a fresh process (``_measure.py``): wall time includes loading the models, peak RSS is
 the child's own. ``trax`` is Trax's stage (windows + linking); ``baseline`` is plain sherpa-onnx
@@ -23,8 +26,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tarfile
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +44,8 @@ from benchlib import (
     save_json,
     self_command,
 )
+
+import read_speech
 
 SAMPLE = MEDIA_DIR / "sample.wav"
 SAMPLE_RTTM = MEDIA_DIR / "sample.rttm"
@@ -82,6 +89,125 @@ def make_call(minutes: float, out: Path) -> tuple[Path, Path]:
     turns = [(s + n * seconds, e + n * seconds, who) for n in range(repeats) for s, e, who in ref]
     rttm = out / f"call-{minutes:g}-min.rttm"
     write_rttm(rttm, path.stem, turns)
+    return path, rttm
+
+
+# --- the synthetic meeting ---------------------------------------------------------------------
+
+#: Pocketsphinx test recordings of one voice each (raw: 16 kHz 16-bit; BSD-2-Clause package).
+_SPHINX_FILES = {
+    "chan3": "test/regression/chan3.wav",
+    "goforward": "test/data/goforward.raw",
+    "numbers": "test/data/numbers.raw",
+    "something": "test/data/something.raw",
+}
+#: Each participant's recordings and their share of the talk (a chair, two regulars, two who
+#: say little): five different voices (CAM++ cosine between them 0.26-0.44; see README).
+PARTICIPANTS = {
+    "reader_sonnets": (("sonnet1", "sonnet2", "sonnet3"), 0.32),
+    "reader_sense": (("sense0870", "sense0880", "sense0890", "sense0920", "sense0930"), 0.24),
+    "jfk": (("jfk",), 0.18),
+    "an4_chan3": (("chan3",), 0.14),
+    "an4_goforward": (("goforward", "numbers", "something"), 0.12),
+}
+MEETING_SEED = 20261130
+
+
+@dataclass(frozen=True)
+class Voice:
+    """One participant's speech, loudness-normalised, and where in it someone is talking."""
+
+    audio: np.ndarray
+    runs: list[tuple[int, int]]  # speech (start, end) sample ranges
+
+
+def _speech_runs(audio: np.ndarray) -> list[tuple[int, int]]:
+    """Speech by frame energy (20 ms frames, clean recordings): pauses under 0.3 s are joined,
+    bursts under 0.2 s dropped."""
+    frame = SAMPLE_RATE // 50
+    frames = len(audio) // frame
+    rms = np.sqrt(np.mean(audio[: frames * frame].reshape(frames, frame) ** 2, axis=1) + 1e-12)
+    db = 20 * np.log10(rms)
+    low, high = np.percentile(db, 10), np.percentile(db, 95)
+    active = np.concatenate([[0], (db > low + 0.35 * (high - low)).astype(np.int8), [0]])
+    edges = np.flatnonzero(np.diff(active))
+    runs: list[list[int]] = []
+    for a, b in zip(edges[::2], edges[1::2], strict=True):
+        if runs and a - runs[-1][1] < 15:
+            runs[-1][1] = int(b)
+        else:
+            runs.append([int(a), int(b)])
+    return [(a * frame, b * frame) for a, b in runs if b - a >= 10]
+
+
+def meeting_voices(cache: Path) -> dict[str, Voice]:
+    """The five participants' recordings (downloaded once into ``cache``, SHA-256 checked)."""
+    clips: dict[str, np.ndarray] = {"jfk": _load_wav(MEDIA_DIR / "jfk.flac")}
+    for u in read_speech.fetch(cache):
+        clips[u.name] = _load_wav(u.path)[round(u.start * SAMPLE_RATE) :]
+    archive = cache / "pocketsphinx-5.1.1.tar.gz"
+    with tarfile.open(archive) as tar:
+        for name, member in _SPHINX_FILES.items():
+            data = read_speech._member(tar, member)
+            if member.endswith(".wav"):  # 11.025 kHz: decoded (and resampled) by trax
+                (cache / f"{name}.wav").write_bytes(data)
+                clips[name] = _load_wav(cache / f"{name}.wav")
+            else:
+                clips[name] = np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768
+    voices = {}
+    for who, (names, _) in PARTICIPANTS.items():
+        audio = np.concatenate([clips[n] for n in names])
+        runs = _speech_runs(audio)
+        speech = np.concatenate([audio[a:b] for a, b in runs])
+        audio = audio * (0.05 / np.sqrt(np.mean(speech**2)))  # about -26 dBFS while talking
+        voices[who] = Voice(audio.astype(np.float32), runs)
+    return voices
+
+
+def make_meeting(minutes: float, out: Path, cache: Path) -> tuple[Path, Path]:
+    """A meeting of ``minutes``: turns of 1-20 s (log-uniform) from each participant's speech,
+    next speaker by share (a quick reply to the previous speaker one time in four), pauses of
+    0.2-1.5 s (one in ten 2-4 s) and overlaps of 0.3-1.5 s one turn in six. Seeded: the same
+    audio and reference every time."""
+    rng = np.random.default_rng(MEETING_SEED)
+    voices = meeting_voices(cache)
+    names = list(PARTICIPANTS)
+    shares = np.array([PARTICIPANTS[n][1] for n in names])
+    total = round(minutes * 60 * SAMPLE_RATE)
+    mix = np.zeros(total + 30 * SAMPLE_RATE, dtype=np.float32)
+    ref: list[tuple[float, float, str]] = []
+    t, previous, last = SAMPLE_RATE, -1, -1
+    while t < total:
+        if previous >= 0 and rng.random() < 0.25:
+            who = previous
+        else:
+            p = shares.copy()
+            if last >= 0:
+                p[last] = 0
+            who = int(rng.choice(len(names), p=p / p.sum()))
+        voice = voices[names[who]]
+        length = round(float(np.exp(rng.uniform(np.log(1.0), np.log(20.0)))) * SAMPLE_RATE)
+        start = voice.runs[int(rng.integers(len(voice.runs)))][0]
+        piece = np.roll(voice.audio, -start)[:length]
+        mix[t : t + len(piece)] += piece
+        for a, b in voice.runs:  # speech of the piece, in meeting time (wrapping the source)
+            for shift in (-start, len(voice.audio) - start):
+                lo, hi = max(a + shift, 0), min(b + shift, len(piece))
+                if hi - lo >= SAMPLE_RATE // 10:
+                    ref.append(((t + lo) / SAMPLE_RATE, (t + hi) / SAMPLE_RATE, names[who]))
+        end = t + len(piece)
+        if rng.random() < 1 / 6:
+            gap = -rng.uniform(0.3, min(1.5, len(piece) / SAMPLE_RATE / 2))
+        elif rng.random() < 0.1:
+            gap = rng.uniform(2.0, 4.0)
+        else:
+            gap = rng.uniform(0.2, 1.5)
+        previous, last, t = last, who, end + round(gap * SAMPLE_RATE)
+    audio = mix[: t + SAMPLE_RATE]
+    path = out / f"meeting-{minutes:g}-min.flac"
+    encode(path, [audio], "flac")
+    rttm = out / f"meeting-{minutes:g}-min.rttm"
+    write_rttm(rttm, path.stem, sorted(ref))
     return path, rttm
 
 
