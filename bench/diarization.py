@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
+import read_speech
 from benchlib import (
     MEDIA_DIR,
     SAMPLE_RATE,
@@ -45,11 +46,12 @@ from benchlib import (
     self_command,
 )
 
-import read_speech
-
 SAMPLE = MEDIA_DIR / "sample.wav"
 SAMPLE_RTTM = MEDIA_DIR / "sample.rttm"
 TARGET_DER, TARGET_SPEED = 0.05, 20.0
+#: sherpa-onnx's clustering threshold for the baseline (cosine distance, complete linkage; chosen
+#: on sample.wav: 0.45 merged its two speakers).
+BASELINE_THRESHOLD = 0.4
 
 
 def read_rttm(path: Path) -> list[tuple[float, float, str]]:
@@ -219,9 +221,8 @@ def child(args: argparse.Namespace) -> None:
     started, cpu = time.perf_counter(), time.process_time()
     media = probe(Path(args.media), max_bytes=1 << 40, max_duration=1e9)
     if args.system == "baseline":
-        models = d._models(None)
         audio = _load_wav(Path(args.media))
-        result = models.pipeline(-1).process(audio).sort_by_start_time()
+        result = _sherpa_pipeline().process(audio).sort_by_start_time()
         turns = [(float(s.start), float(s.end), f"S{s.speaker}") for s in result]
     else:
         found = d.diarize(media, d.DiarizeOptions(), window_seconds=args.window)
@@ -235,6 +236,31 @@ def child(args: argparse.Namespace) -> None:
             }
         )
     )
+
+
+def _sherpa_pipeline() -> object:
+    """Plain sherpa-onnx over the whole file: the same models, chunk step, threshold and
+    short-turn rules as Trax had before windows (its own complete-linkage clustering)."""
+    import sherpa_onnx
+
+    from trax.engine import diarization as d
+
+    segmentation, embedding = d.verified_models()
+    config = sherpa_onnx.OfflineSpeakerDiarizationConfig(
+        segmentation=sherpa_onnx.OfflineSpeakerSegmentationModelConfig(
+            pyannote=sherpa_onnx.OfflineSpeakerSegmentationPyannoteModelConfig(
+                model=str(segmentation), window_shift_ratio=d.CHUNK_STEP
+            ),
+            num_threads=d.THREADS,
+        ),
+        embedding=sherpa_onnx.SpeakerEmbeddingExtractorConfig(
+            model=str(embedding), num_threads=d.THREADS
+        ),
+        clustering=sherpa_onnx.FastClusteringConfig(num_clusters=-1, threshold=BASELINE_THRESHOLD),
+        min_duration_on=d.MIN_ON,
+        min_duration_off=d.MIN_OFF,
+    )
+    return sherpa_onnx.OfflineSpeakerDiarization(config)
 
 
 def score(reference: Path, turns: list[tuple[float, float, str]], uri: str) -> dict[str, float]:
@@ -262,6 +288,8 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=600.0, help="trax window seconds")
     parser.add_argument("--call-minutes", type=float, default=20.0)
     parser.add_argument("--long-minutes", type=float, default=0.0, help="add a file this long")
+    parser.add_argument("--meeting-minutes", type=float, default=20.0, help="0: no meeting")
+    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "trax-bench")
     parser.add_argument("--json", type=Path, help="save the results here")
     parser.add_argument("--systems", default="trax,baseline", help="comma-separated")
     parser.add_argument("--no-sample", action="store_true", help="skip sample.wav")
@@ -275,6 +303,9 @@ def main() -> None:
         for minutes in filter(None, (args.call_minutes, args.long_minutes)):
             audio, rttm = make_call(minutes, Path(tmp))
             inputs.append((audio, rttm, minutes * 60))
+        if args.meeting_minutes:
+            audio, rttm = make_meeting(args.meeting_minutes, Path(tmp), args.cache)
+            inputs.append((audio, rttm, len(_load_wav(audio)) / SAMPLE_RATE))
         for audio, rttm, seconds in inputs:
             for system in args.systems.split(","):
                 cmd = self_command(__file__, "--child", "--media", str(audio), "--system", system)
