@@ -2,7 +2,7 @@
 
 Not a test: run by hand on an idle machine, results recorded in ``bench/README.md``.
 
-    uv run python bench/diarization.py                    # sample.wav and a 20-minute call
+    uv run python bench/diarization.py                    # sample.wav, 20-min call and meeting
     uv run python bench/diarization.py --long-minutes 120 # adds a 2-hour file: memory and labels
 
 Recordings with reference RTTMs:
@@ -16,8 +16,9 @@ Recordings with reference RTTMs:
   with an exact reference (see ``bench/README.md`` for the sources and their licences).
 
 Each run is a fresh process (``_measure.py``): wall time includes loading the models, peak RSS is
-the child's own. ``trax`` is Trax's stage (windows + linking); ``baseline`` is plain sherpa-onnx
-(segmentation + embedding + clustering over the whole file at once, its default settings).
+the child's own. ``trax`` is Trax's stage (per-window segmentation and embeddings, clustered
+together); ``baseline`` is plain sherpa-onnx (segmentation + embedding + clustering over the whole
+file at once, with the same models, chunk step and threshold Trax used before).
 DER is scored with pyannote.metrics, overlap included, with a 0.25 s collar and with none.
 """
 

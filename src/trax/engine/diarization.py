@@ -305,7 +305,7 @@ def _labelled(turns: list[Turn3], word_clusters: list[int]) -> Diarization:
     for _, _, g in turns:
         names.setdefault(g, LABEL.format(n=len(names) + 1))
     return Diarization(
-        [Turn(round(s, 3), round(e, 3), names[g]) for s, e, g in turns],
+        [Turn(round(float(s), 3), round(float(e), 3), names[g]) for s, e, g in turns],
         [names.get(g) for g in word_clusters],
     )
 
