@@ -167,12 +167,14 @@ def meeting_voices(cache: Path) -> dict[str, Voice]:
     return voices
 
 
-def make_meeting(minutes: float, out: Path, cache: Path) -> tuple[Path, Path]:
+def make_meeting(
+    minutes: float, out: Path, cache: Path, seed: int = MEETING_SEED
+) -> tuple[Path, Path]:
     """A meeting of ``minutes``: turns of 1-20 s (log-uniform) from each participant's speech,
     next speaker by share (a quick reply to the previous speaker one time in four), pauses of
     0.2-1.5 s (one in ten 2-4 s) and overlaps of 0.3-1.5 s one turn in six. Seeded: the same
     audio and reference every time."""
-    rng = np.random.default_rng(MEETING_SEED)
+    rng = np.random.default_rng(seed)
     voices = meeting_voices(cache)
     names = list(PARTICIPANTS)
     shares = np.array([PARTICIPANTS[n][1] for n in names])
@@ -290,6 +292,7 @@ def main() -> None:
     parser.add_argument("--call-minutes", type=float, default=20.0)
     parser.add_argument("--long-minutes", type=float, default=0.0, help="add a file this long")
     parser.add_argument("--meeting-minutes", type=float, default=20.0, help="0: no meeting")
+    parser.add_argument("--meeting-seed", type=int, default=MEETING_SEED)
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "trax-bench")
     parser.add_argument("--json", type=Path, help="save the results here")
     parser.add_argument("--systems", default="trax,baseline", help="comma-separated")
@@ -305,7 +308,9 @@ def main() -> None:
             audio, rttm = make_call(minutes, Path(tmp))
             inputs.append((audio, rttm, minutes * 60))
         if args.meeting_minutes:
-            audio, rttm = make_meeting(args.meeting_minutes, Path(tmp), args.cache)
+            audio, rttm = make_meeting(
+                args.meeting_minutes, Path(tmp), args.cache, args.meeting_seed
+            )
             inputs.append((audio, rttm, len(_load_wav(audio)) / SAMPLE_RATE))
         for audio, rttm, seconds in inputs:
             for system in args.systems.split(","):
