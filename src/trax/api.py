@@ -36,6 +36,7 @@ from trax.system.router import router as system_router
 from trax.transcripts.router import router as transcripts_router
 from trax.users.auth import LoginLimiter
 from trax.users.router import router as users_router
+from trax.web.router import mount as mount_web
 from trax.webhooks.router import router as webhooks_router
 
 log = structlog.get_logger(__name__)
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         compat_router,
     ):
         app.include_router(router)
+    mount_web(app)
     app.add_exception_handler(errors.TraxError, _trax_error)
     app.add_middleware(BodyLimit, max_bytes=settings.max_json_bytes, refuse=render_error)
     if proxies := [p.strip() for p in settings.trusted_proxies.split(",") if p.strip()]:

@@ -87,8 +87,13 @@ def spread(tokens: list[str], start: float, end: float, speaker: str | None) -> 
     for i, token in enumerate(tokens):
         until = end if i == len(tokens) - 1 else at + span * len(token) / total
         words.append(
-            Word(start=round(at, 3), end=round(until, 3), text=" " + token, probability=TYPED,
-                 speaker=speaker)  # fmt: skip
+            Word(
+                start=round(at, 3),
+                end=round(until, 3),
+                text=" " + token,
+                probability=TYPED,
+                speaker=speaker,
+            )
         )
         at = until
     return words

@@ -1,0 +1,62 @@
+"""The Jinja environment of the web pages: autoescaped, with the few filters the pages use."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from trax.web.sessions import WebSession
+
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+HTMX = "htmx-2.0.11.min.js"
+
+
+def clock(seconds: float | None) -> str:
+    """``seconds`` as m:ss (h:mm:ss from an hour on)."""
+    if seconds is None:
+        return "-"
+    total = int(seconds)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _environment() -> Environment:
+    # Autoescape on for every template: file names, transcript text and speaker names are the
+    # users' and are always escaped (the one pre-escaped value, a search snippet, is marked safe
+    # in its template where the search service built it from escaped text).
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["clock"] = clock
+    env.globals["htmx"] = HTMX
+    return env
+
+
+ENV = _environment()
+
+
+def page(
+    request: Request,
+    template: str,
+    web: WebSession | None,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    """A rendered page; ``web`` gives it the user and the CSRF token its forms carry."""
+    html = ENV.get_template(template).render(
+        request=request,
+        user=web.user if web else None,
+        csrf=web.csrf if web else "",
+        **context,
+    )
+    return HTMLResponse(html, status_code=status_code)
