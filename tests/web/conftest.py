@@ -3,6 +3,7 @@ one Debian Chromium for the whole session, driven by Playwright. No browser is d
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,8 @@ CHROMIUM_ARGS = [
 ]
 AXE = Path(__file__).parent / "vendor" / "axe-4.14.1.min.js"
 PASSWORD = "correct horse battery"
+#: Screenshots of every page the browser tests visit (git-ignored; CI may keep them).
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "web"
 
 
 @dataclass(frozen=True)
@@ -46,8 +49,8 @@ def site(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Iterato
         default_model="tiny.en",
         max_file_bytes=5_000_000,
     )
-    artifacts = root / "screenshots"
-    artifacts.mkdir()
+    artifacts = ARTIFACTS
+    artifacts.mkdir(parents=True, exist_ok=True)
     with serve(settings) as url:
         yield Site(url, settings, artifacts)
 
@@ -64,6 +67,8 @@ def playwright_driver(site: Site) -> Iterator[Playwright]:
     """Playwright's driver; after the server is up (the sync API holds an event loop, in which
     the server's start-up migration could not run)."""
     if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs it")
         pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
     with sync_playwright() as driver:
         yield driver

@@ -73,6 +73,8 @@ def test_a_user_works_through_the_pages(site: Site, page: Page, media: Path) -> 
     fits_a_phone(page, site)
     search_and_land(page, site)
     create_use_and_revoke_a_key(page, site)
+    nav(page, "Library")
+    check(page, site, "library")
     html_names_are_text(page, site)
 
     page.get_by_role("button", name="Log out").click()
@@ -104,6 +106,10 @@ def read_along(page: Page, site: Site) -> float:
     wait_player_at(page, start - 5)
     page.keyboard.press("ArrowRight")
     wait_player_at(page, start)
+    page.keyboard.press(" ")
+    page.wait_for_function("!document.getElementById('player').paused")
+    page.keyboard.press(" ")
+    page.wait_for_function("document.getElementById('player').paused")
     check(page, site, "transcript")
     return start
 
@@ -180,7 +186,7 @@ def html_names_are_text(page: Page, site: Site) -> None:
         db.execute("UPDATE media SET filename = ?", (HOSTILE,))
     nav(page, "Library")
     expect(page.get_by_role("link", name=HOSTILE)).to_have_count(1)
-    check(page, site, "library")
+    check(page, site, "library-hostile-name")
     page.get_by_role("link", name=HOSTILE).click()
     expect(page.locator("h1")).to_have_text(HOSTILE)
     assert page.evaluate("window.__pwned") is None
