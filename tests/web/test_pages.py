@@ -25,6 +25,13 @@ def check(page: Page, site: Site, name: str) -> None:
     assert serious_violations(page) == [], name
 
 
+def readme_shot(page: Page, site: Site, name: str) -> None:
+    """A small screenshot for the README (copied to docs/images by hand when the pages change)."""
+    page.set_viewport_size({"width": 1024, "height": 640})
+    page.screenshot(path=str(site.artifacts / f"readme-{name}.png"))
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
 def log_in(page: Page, site: Site, email: str) -> None:
     page.goto(site.url + "/")
     expect(page).to_have_url(re.compile(r"/login$"))
@@ -70,11 +77,13 @@ def test_a_user_works_through_the_pages(site: Site, page: Page, media: Path) -> 
     start = read_along(page, site)
     correct_a_word(page, start)
     diarize_and_rename(page, site)
+    correct_a_segment(page, site)
     fits_a_phone(page, site)
     search_and_land(page, site)
     create_use_and_revoke_a_key(page, site)
     nav(page, "Library")
     check(page, site, "library")
+    readme_shot(page, site, "library")
     html_names_are_text(page, site)
 
     page.get_by_role("button", name="Log out").click()
@@ -142,6 +151,24 @@ def diarize_and_rename(page: Page, site: Site) -> None:
     expect(page.locator(".seg .speaker").first).to_have_text("<b>Ada</b>")
     assert page.locator(".seg .speaker b").count() == 0
     check(page, site, "transcript-diarized")
+    page.get_by_label("New name for <b>Ada</b>").fill("Ada")
+    page.get_by_role("button", name="Rename").first.click()
+    expect(page.locator(".seg .speaker").first).to_have_text("Ada")
+
+
+def correct_a_segment(page: Page, site: Site) -> None:
+    """A segment typed anew: a new version with the text, starting where the segment did."""
+    first = page.locator(".seg").first
+    start = first.get_attribute("data-start")
+    first.locator("summary").click()
+    text = "And so, my fellow Americans, ask not what your nation can do for you."
+    first.get_by_label(re.compile("Text of the segment")).fill(text)
+    first.get_by_role("button", name="Save").click()
+    expect(page.locator("tr.current-version")).to_contain_text("edited")
+    expect(page.locator(".seg .words").first).to_have_text(" " + text)
+    assert page.locator(".seg").first.get_attribute("data-start") == start
+    page.locator(".w", has_text="fellow").first.click()
+    readme_shot(page, site, "transcript")
 
 
 def fits_a_phone(page: Page, site: Site) -> None:
