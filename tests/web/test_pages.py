@@ -73,7 +73,7 @@ def test_a_user_works_through_the_pages(site: Site, page: Page, media: Path) -> 
     assert cookie["sameSite"] == "Lax"
     check(page, site, "library-empty")
 
-    upload_and_follow(page, site, media / "jfk.flac")
+    upload_and_follow(page, site, [media / "jfk.flac", media / "hotwords.mp3"])
     start = read_along(page, site)
     correct_a_word(page, start)
     diarize_and_rename(page, site)
@@ -92,14 +92,17 @@ def test_a_user_works_through_the_pages(site: Site, page: Page, media: Path) -> 
     expect(page).to_have_url(re.compile(r"/login$"))
 
 
-def upload_and_follow(page: Page, site: Site, path: Path) -> None:
-    """The file goes up with progress, then the job is followed to its end."""
+def upload_and_follow(page: Page, site: Site, paths: list[Path]) -> None:
+    """The files go up with progress, then each job is followed to its end; the first one's
+    transcript opens."""
     nav(page, "Upload")
-    page.set_input_files("#files", path)
+    page.set_input_files("#files", paths)
     done = page.get_by_role("link", name="Done: open the transcript")
-    done.wait_for(timeout=120_000)
+    expect(done).to_have_count(len(paths), timeout=120_000)
+    names = page.locator("#uploads .name").all_inner_texts()
+    assert sorted(names) == sorted(p.name for p in paths)
     check(page, site, "upload")
-    done.click()
+    page.locator("#uploads li", has_text=paths[0].name).get_by_role("link").click()
 
 
 def read_along(page: Page, site: Site) -> float:
@@ -205,12 +208,26 @@ def create_use_and_revoke_a_key(page: Page, site: Site) -> None:
         expect(page.locator("tr.key")).to_have_count(0)
         assert http.get("/api/v1/users/me", headers=auth).status_code == 401
 
+    # Webhooks: an unsafe URL is refused on the page; an endpoint is added (its secret shown
+    # once) and deleted.
+    page.get_by_label(re.compile("Endpoint URL")).fill("http://127.0.0.1:9/hook")
+    page.get_by_role("button", name="Add webhook").click()
+    expect(page.locator("#hooks .error")).to_contain_text("127.0.0.1")
+    page.get_by_label(re.compile("Endpoint URL")).fill("https://hooks.example.com/trax")
+    page.get_by_label("Description").fill("<script>window.__pwned=1</script>")
+    page.get_by_role("button", name="Add webhook").click()
+    expect(page.locator("#hooks .note code")).to_contain_text("whsec_")
+    expect(page.locator(".hooks li")).to_contain_text("<script>window.__pwned=1</script>")
+    check(page, site, "account-webhook")
+    page.get_by_role("button", name="Delete webhook https://hooks.example.com/trax").click()
+    expect(page.locator(".hooks li")).to_have_count(0)
+
 
 def html_names_are_text(page: Page, site: Site) -> None:
     """Uploads reduce names to safe characters, so the hostile name is written to the row, as
     one from another source would be; the pages show it as text."""
     with sqlite3.connect(site.settings.data_dir.parent / "trax.db") as db:
-        db.execute("UPDATE media SET filename = ?", (HOSTILE,))
+        db.execute("UPDATE media SET filename = ? WHERE filename = 'jfk.flac'", (HOSTILE,))
     nav(page, "Library")
     expect(page.get_by_role("link", name=HOSTILE)).to_have_count(1)
     check(page, site, "library-hostile-name")
