@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
 
 from trax.config import Settings
 
@@ -92,9 +92,24 @@ def page(browser: Browser) -> Iterator[Page]:
     context.close()
 
 
+@pytest.fixture
+def console(page: Page) -> list[str]:
+    """The page's console errors and uncaught exceptions, as they happen."""
+    errors: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            errors.append(f"{message.text} at {message.location['url']}")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return errors
+
+
 def serious_violations(page: Page) -> list[str]:
     """axe-core's critical and serious accessibility violations on the page, as text."""
-    page.add_script_tag(content=AXE.read_text())
+    # Evaluated by the driver, not as an inline script: the pages' CSP stays in force.
+    page.evaluate(AXE.read_text())
     result = page.evaluate("async () => await axe.run(document)")
     return [
         f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"

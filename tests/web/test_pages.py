@@ -62,7 +62,9 @@ def wait_player_at(page: Page, seconds: float) -> None:
         ) from None
 
 
-def test_a_user_works_through_the_pages(site: Site, page: Page, media: Path) -> None:
+def test_a_user_works_through_the_pages(
+    site: Site, page: Page, console: list[str], media: Path
+) -> None:
     make_account(site, "ada@example.com")
     page.goto(site.url + "/library")
     expect(page).to_have_url(re.compile(r"/login$"))  # no session: the login page
@@ -90,6 +92,8 @@ def test_a_user_works_through_the_pages(site: Site, page: Page, media: Path) -> 
     expect(page).to_have_url(re.compile(r"/login$"))
     page.goto(site.url + "/library")
     expect(page).to_have_url(re.compile(r"/login$"))
+    unexpected = [e for e in console if "422" not in e]  # the refused webhook URL
+    assert unexpected == [], "\n".join(unexpected)
 
 
 def upload_and_follow(page: Page, site: Site, paths: list[Path]) -> None:

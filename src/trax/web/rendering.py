@@ -14,6 +14,18 @@ from trax.web.sessions import WebSession
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
 HTMX = "htmx-2.0.11.min.js"
+#: Pages hold CSRF and WebSocket tokens: never cached, never framed, scripts only from here.
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; "
+        "img-src 'self' data:; media-src 'self'; connect-src 'self'; object-src 'none'; "
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+}
 
 
 def clock(seconds: float | None) -> str:
@@ -59,4 +71,4 @@ def page(
         csrf=web.csrf if web else "",
         **context,
     )
-    return HTMLResponse(html, status_code=status_code)
+    return HTMLResponse(html, status_code=status_code, headers=PAGE_HEADERS)

@@ -38,8 +38,10 @@ from trax.web.sessions import (
     Session,
     check_login_token,
     end_session,
+    login_nonce,
     login_token,
     optional_session,
+    set_login_nonce,
     start_session,
 )
 
@@ -69,18 +71,19 @@ async def home(request: Request, rt: Rt) -> Response:
 
 @router.get("/login")
 async def login_page(request: Request, rt: Rt) -> Response:
-    response = page(request, "login.html", None, token="", error=None)
-    token = login_token(rt.settings, request, response)
-    return _login(request, token, None, response)
+    if await optional_session(request, rt):
+        return RedirectResponse("/library", status_code=303)
+    return _login_form(request, rt, None)
 
 
-def _login(request: Request, token: str, error: str | None, response: Response) -> Response:
-    fresh = page(request, "login.html", None, token=token, error=error,
-                 status_code=response.status_code)  # fmt: skip
-    for key, value in response.headers.items():
-        if key == "set-cookie":
-            fresh.headers.append(key, value)
-    return fresh
+def _login_form(request: Request, rt: Rt, error: str | None, status_code: int = 200) -> Response:
+    nonce, fresh = login_nonce(request)
+    token = login_token(rt.settings, nonce)
+    response = page(request, "login.html", None, token=token, error=error,
+                    status_code=status_code)  # fmt: skip
+    if fresh:
+        set_login_nonce(request, response, nonce)
+    return response
 
 
 @router.post("/login")
@@ -91,17 +94,15 @@ async def login(
     password: Annotated[str, Form(max_length=1024)],
     csrf: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
-    """The API's password check; on success a session cookie and the library."""
+    """The API's password check and rate limits; on success a session cookie and the library."""
     check_login_token(rt.settings, request, csrf)
     limiter: LoginLimiter = request.app.state.login_limiter
     try:
         limiter.hit(client_address(request), email)
-        async with rt.db.session() as s:
+        async with rt.db.session() as s:  # commits a rehashed password
             user = await users.login(s, email, password)
-            await s.commit()  # a rehashed password is kept
     except (errors.AuthError, errors.RateLimitedError) as exc:
-        failed = Response(status_code=exc.http_status)
-        return _login(request, csrf, exc.message, failed)
+        return _login_form(request, rt, exc.message, exc.http_status)
     response = RedirectResponse("/library", status_code=303)
     start_session(rt.settings, request, response, user)
     return response
@@ -129,6 +130,7 @@ async def library(
 ) -> Response:
     """The user's transcripts, newest first, filtered and paged; and their unfinished jobs."""
     language, stage = _blank(language), _blank(stage)
+    language = language.lower() if language else None
     items, next_cursor = await transcripts.list_page(
         uow.session, web.user.id, None, PageRequest(PAGE_SIZE, _blank(cursor)),
         language=language, stage=stage,

@@ -140,14 +140,20 @@ async def checked_session(request: Request, rt: Rt) -> WebSession:
     return web
 
 
-def login_token(settings: Settings, request: Request, response: Response) -> str:
-    """The login form's CSRF token; sets the nonce cookie it is made from when missing."""
+def login_nonce(request: Request) -> tuple[str, bool]:
+    """The login form's nonce (from its cookie) and whether it is new (the cookie to set)."""
     nonce = request.cookies.get(LOGIN_COOKIE)
-    if not nonce:
-        nonce = secrets.token_urlsafe(16)
-        response.set_cookie(LOGIN_COOKIE, nonce, max_age=LOGIN_NONCE_SECONDS, httponly=True,
-                            samesite="lax", secure=_secure(request), path="/")  # fmt: skip
+    return (nonce, False) if nonce else (secrets.token_urlsafe(16), True)
+
+
+def login_token(settings: Settings, nonce: str) -> str:
+    """The login form's CSRF token: bound to the nonce in the browser's cookie."""
     return _mac(settings, "login", nonce)
+
+
+def set_login_nonce(request: Request, response: Response, nonce: str) -> None:
+    response.set_cookie(LOGIN_COOKIE, nonce, max_age=LOGIN_NONCE_SECONDS, httponly=True,
+                        samesite="lax", secure=_secure(request), path="/")  # fmt: skip
 
 
 def check_login_token(settings: Settings, request: Request, sent: str | None) -> None:

@@ -60,7 +60,11 @@
   document.addEventListener("keydown", (e) => {
     const typing = e.target.closest("input, textarea, select, [contenteditable], button, summary, a, audio, video");
     if (typing || e.altKey || e.ctrlKey || e.metaKey) return;
-    if (e.key === " ") { e.preventDefault(); if (player.paused) player.play(); else player.pause(); }
+    if (e.key === " ") {
+      e.preventDefault();
+      // play() is refused (a rejected promise) when a pause comes first or autoplay is blocked.
+      if (player.paused) player.play().catch(() => {}); else player.pause();
+    }
     else if (e.key === "ArrowLeft") { e.preventDefault(); seek(Math.max(0, player.currentTime - SEEK)); }
     else if (e.key === "ArrowRight") { e.preventDefault(); seek(player.currentTime + SEEK); }
   });
