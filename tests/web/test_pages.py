@@ -13,6 +13,7 @@ import httpx
 from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from ..conftest import ffmpeg
 from .conftest import PASSWORD, Site, make_account, serious_violations
 
 #: A name that would run script if a page put it into HTML unescaped.
@@ -86,6 +87,9 @@ def test_a_user_works_through_the_pages(
     nav(page, "Library")
     check(page, site, "library")
     readme_shot(page, site, "library")
+    page.get_by_label("Stage").select_option("basic")  # the newest version's stage
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("table.library a")).to_have_text(["hotwords.mp3"])
     html_names_are_text(page, site)
 
     page.get_by_role("button", name="Log out").click()
@@ -149,7 +153,7 @@ def correct_a_word(page: Page, start: float) -> None:
 def diarize_and_rename(page: Page, site: Site) -> None:
     page.get_by_label("Stage on v2").select_option("diarized")
     page.get_by_role("button", name="Run").click()
-    newest = page.get_by_role("link", name="open the newest version")
+    newest = page.get_by_role("link", name="show the result")
     newest.wait_for(timeout=120_000)
     newest.click()
     expect(page.locator("tr.current-version")).to_contain_text("diarized")
@@ -268,3 +272,22 @@ def test_forms_without_the_csrf_token_are_refused(site: Site) -> None:
         assert re.search(r'id="new-key">trx_', made.text)
         assert http.post("/account/keys", headers={"X-CSRF-Token": csrf}).status_code == 200
         assert http.post("/logout").status_code == 403
+
+
+def test_captions_are_burned_into_a_video(
+    site: Site, page: Page, media: Path, tmp_path: Path
+) -> None:
+    video = tmp_path / "clip.mp4"
+    ffmpeg("-f", "lavfi", "-i", "color=c=black:s=128x72:d=11", "-i", str(media / "jfk.flac"),
+           "-shortest", "-c:v", "libx264", "-c:a", "aac", str(video))  # fmt: skip
+    make_account(site, "cy@example.com")
+    log_in(page, site, "cy@example.com")
+    upload_and_follow(page, site, [video])
+    expect(page.locator("video#player")).to_have_count(1)
+    page.get_by_role("button", name="Burn captions into the video").click()
+    page.get_by_role("link", name="show the result").click(timeout=120_000)
+    download = page.get_by_role("link", name=re.compile("Video with captions"))
+    answer = page.request.get(site.url + (download.get_attribute("href") or ""))
+    assert answer.status == 200
+    assert answer.headers["content-type"] == "video/mp4"
+    assert answer.body()[4:8] == b"ftyp"

@@ -83,7 +83,7 @@
         note.textContent = "Done: ";
         const link = document.createElement("a");
         link.href = "/transcripts/" + note.dataset.transcript;
-        link.textContent = "open the newest version";
+        link.textContent = "show the result";
         note.append(link);
         ws.close();
       } else if (job.status === "failed" || job.status === "cancelled") {
