@@ -38,7 +38,7 @@ class Site:
     artifacts: Path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Iterator[Site]:
     root = tmp_path_factory.mktemp("web")
     settings = Settings(
@@ -62,10 +62,11 @@ def make_account(site: Site, email: str) -> None:
         assert answer.status_code == 201, answer.text
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_driver(site: Site) -> Iterator[Playwright]:
-    """Playwright's driver; after the server is up (the sync API holds an event loop, in which
-    the server's start-up migration could not run)."""
+    """Playwright's driver, started after the server is up and stopped with the module: its sync
+    API holds an event loop on the main thread while it runs, and no ``anyio.run`` (the server's
+    start-up migration, other tests' async fixtures) can run inside it."""
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is missing: .ci/run installs it")
@@ -74,9 +75,9 @@ def playwright_driver(site: Site) -> Iterator[Playwright]:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_driver: Playwright) -> Iterator[Browser]:
-    """Debian's Chromium, once per session."""
+    """Debian's Chromium, once for all the browser tests (they are all in one module)."""
     found = playwright_driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
     yield found
     found.close()
