@@ -127,9 +127,9 @@ def read_along(page: Page, site: Site) -> float:
     page.keyboard.press("ArrowRight")
     wait_player_at(page, start)
     page.keyboard.press(" ")
-    page.wait_for_function("!document.getElementById('player').paused")
+    page.wait_for_function("() => !document.getElementById('player').paused")
     page.keyboard.press(" ")
-    page.wait_for_function("document.getElementById('player').paused")
+    page.wait_for_function("() => document.getElementById('player').paused")
     check(page, site, "transcript")
     return start
 
@@ -275,7 +275,7 @@ def test_forms_without_the_csrf_token_are_refused(site: Site) -> None:
 
 
 def test_captions_are_burned_into_a_video(
-    site: Site, page: Page, media: Path, tmp_path: Path
+    site: Site, page: Page, console: list[str], media: Path, tmp_path: Path
 ) -> None:
     video = tmp_path / "clip.mp4"
     ffmpeg("-f", "lavfi", "-i", "color=c=black:s=128x72:d=11", "-i", str(media / "jfk.flac"),
@@ -283,7 +283,9 @@ def test_captions_are_burned_into_a_video(
     make_account(site, "cy@example.com")
     log_in(page, site, "cy@example.com")
     upload_and_follow(page, site, [video])
-    expect(page.locator("video#player")).to_have_count(1)
+    expect(page.locator("video#player track[kind=captions]")).to_have_count(1)
+    page.wait_for_function("() => document.getElementById('player').textTracks[0].cues?.length")
+    check(page, site, "transcript-video")
     page.get_by_role("button", name="Burn captions into the video").click()
     page.get_by_role("link", name="show the result").click(timeout=120_000)
     download = page.get_by_role("link", name=re.compile("Video with captions"))
@@ -291,3 +293,4 @@ def test_captions_are_burned_into_a_video(
     assert answer.status == 200
     assert answer.headers["content-type"] == "video/mp4"
     assert answer.body()[4:8] == b"ftyp"
+    assert console == []
