@@ -91,12 +91,19 @@ def test_a_user_works_through_the_pages(
     page.get_by_role("button", name="Filter").click()
     expect(page.locator("table.library a")).to_have_text(["hotwords.mp3"])
     html_names_are_text(page, site)
+    missing = page.goto(site.url + "/transcripts/no-such-id")
+    assert missing is not None
+    assert missing.status == 404
+    expect(page.locator("h1")).to_have_text("Not found")
+    check(page, site, "not-found")
+    page.get_by_role("link", name="Back to the library").click()
 
     page.get_by_role("button", name="Log out").click()
     expect(page).to_have_url(re.compile(r"/login$"))
     page.goto(site.url + "/library")
     expect(page).to_have_url(re.compile(r"/login$"))
-    unexpected = [e for e in console if "422" not in e]  # the refused webhook URL
+    # Expected: the refused webhook URL (422) and the missing transcript (404).
+    unexpected = [e for e in console if " 422 " not in e and " 404 " not in e]
     assert unexpected == [], "\n".join(unexpected)
 
 

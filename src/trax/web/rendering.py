@@ -72,3 +72,25 @@ def page(
         **context,
     )
     return HTMLResponse(html, status_code=status_code, headers=PAGE_HEADERS)
+
+
+#: Paths of the API (JSON errors, whatever the client accepts).
+API_PREFIXES = ("/api/", "/v1/", "/docs", "/openapi.json", "/redoc", "/health")
+TITLES = {403: "Not allowed", 404: "Not found", 413: "Too large", 422: "Not accepted",
+          429: "Too many attempts"}  # fmt: skip
+
+
+def wants_page(request: Request) -> bool:
+    """Whether an error should be answered as a page: a browser asking for a page, not the API
+    and not htmx (which keeps the page it has)."""
+    return (
+        "text/html" in request.headers.get("accept", "")
+        and not request.url.path.startswith(API_PREFIXES)
+        and not request.headers.get("hx-request")
+    )
+
+
+def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    """An error as a page (the message is escaped like all text)."""
+    return page(request, "error.html", None, status_code=status, status=status,
+                title=TITLES.get(status, "Something went wrong"), message=message)  # fmt: skip
