@@ -29,7 +29,6 @@ from trax.webhooks import service as webhooks
 router = APIRouter(include_in_schema=False)
 Checked = CheckedSession
 Version = Annotated[int | None, Form(ge=1, le=2**31 - 1)]
-__all__ = ["Checked", "WebSession", "account_view", "router"]
 
 
 def _back(transcript_id: str, **query: object) -> RedirectResponse:

@@ -34,6 +34,7 @@ from trax.users.auth import LoginLimiter, client_address, issue_token
 from trax.web import actions
 from trax.web.rendering import STATIC, page
 from trax.web.sessions import (
+    CheckedSession,
     LoginRequired,
     Session,
     check_login_token,
@@ -109,7 +110,7 @@ async def login(
 
 
 @router.post("/logout")
-async def logout(_web: actions.Checked) -> Response:
+async def logout(_web: CheckedSession) -> Response:
     response = RedirectResponse("/login", status_code=303)
     end_session(response)
     return response
