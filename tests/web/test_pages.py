@@ -251,36 +251,6 @@ def html_names_are_text(page: Page, site: Site) -> None:
     assert page.evaluate("window.__pwned") is None
 
 
-def _token(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, html
-    return found.group(1)
-
-
-def test_forms_without_the_csrf_token_are_refused(site: Site) -> None:
-    make_account(site, "bo@example.com")
-    with httpx.Client(base_url=site.url, timeout=30) as http:
-        form = {"email": "bo@example.com", "password": PASSWORD}
-        assert http.post("/login", data=form).status_code == 403  # no token
-        token = _token(http.get("/login").text)
-        assert http.post("/login", data={**form, "csrf": "0" * 64}).status_code == 403
-        logged_in = http.post("/login", data={**form, "csrf": token})
-        assert logged_in.status_code == 303, logged_in.text
-        account = http.get("/account")
-        assert account.status_code == 200
-        csrf = _token(account.text)
-
-        assert http.post("/account/keys").status_code == 403
-        assert http.post("/account/keys", data={"csrf": "nope"}).status_code == 403
-        assert http.post("/account/keys", headers={"X-CSRF-Token": token}).status_code == 403
-        assert "trx_" not in http.get("/account").text  # nothing was made
-        made = http.post("/account/keys", data={"csrf": csrf})
-        assert made.status_code == 200
-        assert re.search(r'id="new-key">trx_', made.text)
-        assert http.post("/account/keys", headers={"X-CSRF-Token": csrf}).status_code == 200
-        assert http.post("/logout").status_code == 403
-
-
 def test_captions_are_burned_into_a_video(
     site: Site, page: Page, console: list[str], media: Path, tmp_path: Path
 ) -> None:
