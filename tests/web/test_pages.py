@@ -87,6 +87,12 @@ def test_a_user_works_through_the_pages(
     nav(page, "Library")
     check(page, site, "library")
     readme_shot(page, site, "library")
+    page.goto(site.url + "/library?limit=1")  # cursor paging, one transcript a page
+    first = page.locator("table.library a").all_inner_texts()
+    page.get_by_role("link", name="Next page").click()
+    expect(page.get_by_role("link", name="Next page")).to_have_count(0)
+    second = page.locator("table.library a").all_inner_texts()
+    assert sorted(first + second) == ["hotwords.mp3", "jfk.flac"]
     page.get_by_label("Stage").select_option("basic")  # the newest version's stage
     page.get_by_role("button", name="Filter").click()
     expect(page.locator("table.library a")).to_have_text(["hotwords.mp3"])

@@ -128,19 +128,21 @@ async def library(
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     language: Annotated[str | None, Query(max_length=16)] = None,
     stage: Annotated[str | None, Query(max_length=32)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = PAGE_SIZE,
 ) -> Response:
     """The user's transcripts, newest first, filtered and paged; and their unfinished jobs."""
     language, stage = _blank(language), _blank(stage)
     language = language.lower() if language else None
     items, next_cursor = await transcripts.list_page(
-        uow.session, web.user.id, None, PageRequest(PAGE_SIZE, _blank(cursor)),
+        uow.session, web.user.id, None, PageRequest(limit, _blank(cursor)),
         language=language, stage=stage,
     )  # fmt: skip
     recent, _ = await jobs.list_page(uow.session, web.user.id, None, PageRequest(20, None))
     active = [j for j in recent if j.status != JobStatus.SUCCEEDED]
+    busy = any(not j.status.finished for j in active)
     return page(request, "library.html", web, items=items, next_cursor=next_cursor,
-                language=language or "", stage=stage or "", stages=STAGES,
-                jobs=active)  # fmt: skip
+                language=language or "", stage=stage or "", stages=STAGES, limit=limit,
+                jobs=active, busy=busy)  # fmt: skip
 
 
 @router.get("/upload")
