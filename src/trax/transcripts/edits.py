@@ -9,8 +9,8 @@ provenance. Timings are kept (ADR 0021):
   correction: a misheard word or two); otherwise the new words are spread over the segment's
   span in proportion to their length, so the segment still starts and ends where it did.
 
-Words typed by a person get probability 1.0: later stages (multipass) must not treat them as
-weak. The same edit of the same version is stored once.
+Words typed by a person get probability 1.0: a later multipass stage does not flag them as
+low-probability. The same edit of the same version is stored once.
 """
 
 from __future__ import annotations
