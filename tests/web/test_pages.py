@@ -136,9 +136,9 @@ def read_along(page: Page, site: Site) -> float:
     expect(word).to_have_class(re.compile(r"\bcurrent\b"))
     page.locator("h1").click()  # keys act on the page, not in a field
     page.keyboard.press("ArrowLeft")
-    wait_player_at(page, start - 5)
+    wait_player_at(page, max(0.0, start - 5))
     page.keyboard.press("ArrowRight")
-    wait_player_at(page, start)
+    wait_player_at(page, max(0.0, start - 5) + 5)
     page.keyboard.press(" ")
     page.wait_for_function("() => !document.getElementById('player').paused")
     page.keyboard.press(" ")
