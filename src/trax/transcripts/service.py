@@ -194,11 +194,20 @@ async def get_transcript(
 
 
 async def list_page(
-    session: AsyncSession, owner_id: str, media_id: str | None, page: PageRequest
+    session: AsyncSession,
+    owner_id: str,
+    media_id: str | None,
+    page: PageRequest,
+    *,
+    language: str | None = None,
+    stage: str | None = None,
 ) -> tuple[list[TranscriptSummary], str | None]:
-    """The owner's transcripts, newest first, each with its newest version."""
+    """The owner's transcripts, newest first, each with its newest version (whose language
+    and stage may be filtered on)."""
     rows, cursor = paged(
-        await repository.list_page(session, owner_id, media_id, page),
+        await repository.list_page(
+            session, owner_id, media_id, page, language=language, stage=stage
+        ),
         page,
         lambda r: (r[0].created_at, r[0].id),
     )
