@@ -61,6 +61,8 @@ QUERIES = {
     "word": ["houston", "chicago", "country", "yankee", "recommendation", "beep", "okay"],
     "phrase": ['"ask not"', '"new jersey"', '"originally from chicago"', '"good deal"'],
     "prefix": ["hous*", "chica*", "rec*", "americ*", "orig*"],
+    # the corpus's rarest words (0.4-1.4 % of the segments) and a word it does not hold
+    "rarer": ["fait", "restricted", "sell", "portion", "published", "zebra"],
 }
 TARGET_P95_MS = 50.0
 BATCH = 20_000
@@ -213,10 +215,17 @@ def _pct(values: list[float], p: int) -> float:
 
 
 async def run_backend(
-    backend: str, url: str, gen: Generator, args: argparse.Namespace
+    backend: str, url: str, gen: Generator, args: argparse.Namespace, reuse: bool = False
 ) -> dict[str, Any]:
     db = Database(url)
     try:
+        if reuse:  # --keep: a library built by an earlier run
+            async with db.session() as s:
+                owner = str(await s.scalar(sa.select(User.id).limit(1)))
+                count = int(await s.scalar(sa.select(sa.func.count()).select_from(SegmentHit)) or 0)
+            print(f"{backend}: reusing the kept library ({count:,} segments)", flush=True)
+            return {"build": {"segments": count, "reused": True},
+                    "queries": await measure(db, owner, args.repeat)}  # fmt: skip
         built = await build(db, gen, args.transcripts, args.segments)
         owner = str(built.pop("owner"))
         print(f"{backend}: {built['segments']:,} segments; inserting them with the index "
@@ -237,29 +246,50 @@ async def pg_admin(url: str, sql: str) -> None:
         await conn.close()
 
 
+async def pg_exists(url: str) -> bool:
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        found = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", PG_DATABASE)
+        return found is not None
+    finally:
+        await conn.close()
+
+
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="trax-bench-search-") as tmp:
-        segments = real_segments(Path(args.model_cache or Settings().model_cache_dir))
-        gen = Generator(segments)
-        print(f"{len(segments)} real segments, {len(gen.follow)} distinct words", flush=True)
+        keep: Path | None = args.keep
+        sqlite_file = (keep or Path(tmp)) / "bench.db"
+        reuse_sqlite = keep is not None and args.kept_sqlite
+        reuse_pg = keep is not None and await pg_exists(args.pg_url)
+        gen = Generator([["unused"]])
+        if not (reuse_sqlite and reuse_pg):
+            segments = real_segments(Path(args.model_cache or Settings().model_cache_dir))
+            gen = Generator(segments)
+            print(f"{len(segments)} real segments, {len(gen.follow)} distinct words", flush=True)
         out: dict[str, Any] = {}
         for backend in args.backends.split(","):
             gen.rng.seed(12)  # the same library on both
             if backend == "sqlite":
                 out[backend] = await run_backend(
-                    backend, f"sqlite+aiosqlite:///{tmp}/bench.db", gen, args
+                    backend, f"sqlite+aiosqlite:///{sqlite_file}", gen, args, reuse_sqlite
                 )
                 continue
-            await pg_admin(args.pg_url, f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
-            await pg_admin(args.pg_url, f'CREATE DATABASE "{PG_DATABASE}"')
+            if not reuse_pg:
+                await pg_admin(args.pg_url, f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
+                await pg_admin(args.pg_url, f'CREATE DATABASE "{PG_DATABASE}"')
             try:
                 url = sa.make_url(args.pg_url).set(drivername="postgresql+asyncpg",
                                                    database=PG_DATABASE)  # fmt: skip
                 out[backend] = await run_backend(
-                    backend, url.render_as_string(hide_password=False), gen, args
+                    backend, url.render_as_string(hide_password=False), gen, args, reuse_pg
                 )
             finally:
-                await pg_admin(args.pg_url, f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
+                if keep is None:
+                    await pg_admin(
+                        args.pg_url, f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'
+                    )
         return out
 
 
@@ -294,7 +324,16 @@ if __name__ == "__main__":
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--model-cache", default=None)
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="keep the libraries (SQLite file in this "
+        "directory, the PostgreSQL database) and reuse them on the next run",
+    )
     args = parser.parse_args()
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=True)
+    args.kept_sqlite = args.keep is not None and (args.keep / "bench.db").exists()
     result = asyncio.run(main(args))
     report(result)
     if args.json:

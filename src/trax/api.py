@@ -13,7 +13,7 @@ import anyio
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -36,6 +36,8 @@ from trax.system.router import router as system_router
 from trax.transcripts.router import router as transcripts_router
 from trax.users.auth import Callers, LoginLimiter
 from trax.users.router import router as users_router
+from trax.web import rendering as web_pages
+from trax.web.router import mount as mount_web
 from trax.webhooks.router import router as webhooks_router
 
 log = structlog.get_logger(__name__)
@@ -79,7 +81,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         compat_router,
     ):
         app.include_router(router)
-    app.add_exception_handler(errors.TraxError, _trax_error)
+    mount_web(app)
+    app.add_exception_handler(errors.TraxError, _trax_error_or_page)
     app.add_middleware(BodyLimit, max_bytes=settings.max_json_bytes, refuse=render_error)
     if proxies := [p.strip() for p in settings.trusted_proxies.split(",") if p.strip()]:
         # The client address is the peer's unless the peer is a configured proxy; `trax serve`
@@ -95,6 +98,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 async def _trax_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.TraxError)
+    return render_error(exc)
+
+
+async def _trax_error_or_page(request: Request, exc: Exception) -> Response:
+    """A Trax error; as a page for a browser on the web pages (ADR 0021)."""
+    assert isinstance(exc, errors.TraxError)
+    if web_pages.wants_page(request):
+        return web_pages.error_page(request, exc.http_status, exc.message)
     return render_error(exc)
 
 

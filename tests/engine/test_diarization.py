@@ -87,10 +87,11 @@ def test_exact_speaker_count_and_the_stereo_recording(media: Path) -> None:
     assert {t.speaker for t in alone.turns} == {"Speaker 1"}
 
 
-def test_long_files_keep_their_labels_across_windows(media: Path, tmp_path: Path) -> None:
-    """Two copies of the call, diarized in 40 s windows: each reference speaker keeps one
-    label in every window (linked by embedding). Turns under 3 s are left out: the last one of
-    the call is cut off at each splice and reads as another voice."""
+@pytest.fixture
+def long_call(media: Path, tmp_path: Path) -> tuple[Path, list[tuple[float, float, str]]]:
+    """``sample.wav`` three times over (90 s) and its reference shifted to match: with 40 s
+    windows, the same two voices recur in every window, and the call's last turn, cut off at
+    each splice, recurs in several."""
     import av
 
     sample = probe(media / "sample.wav", max_bytes=LIMIT, max_duration=LIMIT)
@@ -99,29 +100,44 @@ def test_long_files_keep_their_labels_across_windows(media: Path, tmp_path: Path
     with av.open(str(path), "w") as out:
         stream = out.add_stream("flac", rate=SAMPLE_RATE, layout="mono")
         frame = av.AudioFrame.from_ndarray(
-            np.tile(audio, 2).reshape(1, -1), format="flt", layout="mono"
+            np.tile(audio, 3).reshape(1, -1), format="flt", layout="mono"
         )
         frame.sample_rate = SAMPLE_RATE
         out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
-    call = probe(path, max_bytes=LIMIT, max_duration=LIMIT)
     seconds = len(audio) / SAMPLE_RATE
     ref = [
-        (s + n * seconds, e + n * seconds, who) for n in range(2) for s, e, who in reference(media)
+        (s + n * seconds, e + n * seconds, who) for n in range(3) for s, e, who in reference(media)
     ]
+    return path, ref
+
+
+def test_long_files_keep_their_labels_across_windows(
+    long_call: tuple[Path, list[tuple[float, float, str]]],
+) -> None:
+    """Each reference speaker keeps one label in every window, and the file gets exactly the
+    reference's two speakers (the turn clipped at each splice, 2.15 s, is not a third one).
+    Shorter turns are left to the DER: segmentation misses a 1.1 s reply in one copy."""
+    path, ref = long_call
+    call = probe(path, max_bytes=LIMIT, max_duration=LIMIT)
     found = diarize(call, DiarizeOptions(), window_seconds=40.0)
+    assert {t.speaker for t in found.turns} == {"Speaker 1", "Speaker 2"}
     labels: dict[str, set[str]] = {}
     for s, e, who in ref:
-        if e - s < 3.0:
+        if e - s < 2.0:
             continue
         overlap = {}
         for t in found.turns:
             overlap[t.speaker] = overlap.get(t.speaker, 0.0) + max(
                 0.0, min(e, t.end) - max(s, t.start)
             )
-        labels.setdefault(who, set()).add(max(overlap, key=lambda k: overlap[k]))
+        if max(overlap.values()) > 0:
+            labels.setdefault(who, set()).add(max(overlap, key=lambda k: overlap[k]))
     assert all(len(v) == 1 for v in labels.values()), labels
-    assert len(set.union(*labels.values())) == 2
+    assert labels["speaker90"] != labels["speaker91"]
+    hyp = [(t.start, t.end, t.speaker) for t in found.turns]
+    assert der(ref, hyp) <= 0.05
+    assert diarize(call, DiarizeOptions(), window_seconds=40.0) == found  # deterministic
 
 
 def test_a_damaged_model_file_is_refused_before_loading(tmp_path: Path) -> None:

@@ -224,6 +224,30 @@ async def test_speakers_filters_and_pagination(
     assert {first[0].filename, second[0].filename} == {"jfk.flac", "sample.wav"}
 
 
+async def test_common_words_rank_the_newest_matches_first_and_paging_reaches_every_hit(
+    runtime: Runtime, library: Library
+) -> None:
+    """A word matching more segments than the rank window: pages still walk every transcript
+    once with all its hits counted, newest transcript first (ADR 0015)."""
+    everything, _ = await find(runtime, "you", library.alice)
+    counts = {r.filename: r.hit_count for r in everything}
+    assert counts["sample.wav"] > 1, "the window must cut sample.wav's matches"
+    pages, cursor = [], None
+    while True:
+        async with runtime.db.session() as s:
+            found, cursor = await search.search(
+                s, search.SearchRequest("you"), PageRequest(limit=1, cursor=cursor),
+                library.alice, rank_window=1,
+            )  # fmt: skip
+        pages.append(found)
+        if cursor is None:
+            break
+    walked = [r for page in pages for r in page]
+    assert [r.filename for r in walked] == ["sample.wav", "jfk.flac"], "newest first"
+    assert {r.filename: r.hit_count for r in walked} == counts
+    assert {r.filename: r.hits for r in walked} == {r.filename: r.hits for r in everything}
+
+
 async def test_only_the_owners_transcripts_are_searched(runtime: Runtime, library: Library) -> None:
     assert len((await find(runtime, "you", library.alice))[0]) == 2
     assert await find(runtime, "you", library.bob) == ([], None)

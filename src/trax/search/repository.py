@@ -143,24 +143,52 @@ def _conditions(f: Filters) -> list[sa.ColumnElement[bool]]:
     return conds
 
 
-def _matches(
-    session: AsyncSession, query: Query, conds: list[sa.ColumnElement[bool]]
-) -> sa.CompoundSelect[Any] | sa.Select[Any]:
-    """``(id, transcript_id, score)`` of every matching segment."""
-    columns: list[Any] = [H.id, H.transcript_id]
+#: No transcript has this many segments: "all of one transcript's matches".
+_WHOLE = 1_000_000
+
+
+@dataclass(frozen=True)
+class Match:
+    """One matching segment: its hit id, transcript and score (lower is better)."""
+
+    id: int
+    transcript_id: str
+    score: float
+
+
+def _newest(
+    session: AsyncSession,
+    query: Query,
+    conds: list[sa.ColumnElement[bool]],
+    below: int | None,
+    limit: int,
+    at_least: int | None = None,
+    scored: bool = True,
+) -> list[sa.Select[Any]]:
+    """Statements (one per FTS table on SQLite) giving ``(id, transcript_id, score)`` of the
+    newest ``limit`` matches with an id below ``below`` (and at least ``at_least``), newest
+    first; ``score`` is 0 unless ``scored``. FTS5 walks its index in id order and stops after
+    ``limit`` rows; only those rows are scored."""
     if _is_sqlite(session):
-        match = fts5_match(query)
-        parts = []
+        match, stmts = fts5_match(query), []
         for name in _FTS.values():
             fts = sa.table(name, sa.column("rowid"))
             table: sa.ColumnClause[Any] = sa.literal_column(name)
-            parts.append(
-                sa.select(*columns, sa.func.bm25(table).label("score"))
+            where = [table.op("MATCH")(match), *conds]
+            if below is not None:
+                where.append(fts.c.rowid < below)
+            if at_least is not None:
+                where.append(fts.c.rowid >= at_least)
+            score = sa.func.bm25(table) if scored else sa.literal(0.0)
+            stmts.append(
+                sa.select(fts.c.rowid.label("id"), H.transcript_id, score.label("score"))
                 .select_from(fts)
                 .join(H, H.id == fts.c.rowid)
-                .where(table.op("MATCH")(match), *conds)
+                .where(*where)
+                .order_by(fts.c.rowid.desc())
+                .limit(limit)
             )
-        return sa.union_all(*parts)
+        return stmts
     tsv: sa.ColumnClause[Any] = sa.literal_column("segment_hits.tsv")
     english = H.analyzer == ENGLISH
     q_en, q_simple = tsquery(_CONFIG[ENGLISH], query), tsquery(_CONFIG[SIMPLE], query)
@@ -170,58 +198,125 @@ def _matches(
     found = sa.or_(
         sa.and_(english, tsv.op("@@")(q_en)), sa.and_(H.analyzer != ENGLISH, tsv.op("@@")(q_simple))
     )
-    stmt: sa.Select[Any] = sa.select(*columns, (-rank).label("score")).where(found, *conds)
-    return stmt
+    where = [found, *conds]
+    if below is not None:
+        where.append(H.id < below)
+    if at_least is not None:
+        where.append(H.id >= at_least)
+    # ``id + 0``: not the primary key's order, so that the planner, which misjudges rare and
+    # unknown terms, cannot walk every row backwards looking for them (1.2 s for a word with no
+    # match in a million rows); the GIN bitmap finds them. Dense terms were served in chunks.
+    order = H.id.desc() if at_least is not None else (H.id + 0).desc()
+    return [
+        sa.select(H.id, H.transcript_id, (-rank if scored else sa.literal(0.0)).label("score"))
+        .where(*where)
+        .order_by(order)
+        .limit(limit)
+    ]
 
 
-async def page(
+#: PostgreSQL reads the newest rows in chunks of this many while matches are dense in them.
+_CHUNK_ROWS = 20_000
+#: Below this share of matching rows in what was read, the GIN index (the planner) is cheaper.
+_DENSE = 0.005
+
+
+async def _newest_matches(
     session: AsyncSession,
     query: Query,
-    f: Filters,
+    conds: list[sa.ColumnElement[bool]],
+    below: int | None,
     limit: int,
-    after: tuple[float, str] | None,
-    per_transcript: int,
-) -> list[sa.Row[Any]]:
-    """One scan of the matches: the ``limit`` best transcripts after ``after`` (by their best
-    score, then id), each with its ``best`` score, its number of hits ``n`` and its
-    ``per_transcript`` best segments (``score``, and the segment's columns)."""
-    m = _matches(session, query, _conditions(f)).cte("m")  # used twice: scanned once
-    grouped = (
-        sa.select(m.c.transcript_id, sa.func.min(m.c.score).label("best"),
-                  sa.func.count().label("n"))
-        .group_by(m.c.transcript_id)
-        .subquery()
-    )  # fmt: skip
-    top = sa.select(grouped).order_by(grouped.c.best, grouped.c.transcript_id).limit(limit)
-    if after is not None:
-        score, ident = after
-        top = top.where(
-            sa.or_(
-                grouped.c.best > score,
-                sa.and_(grouped.c.best == score, grouped.c.transcript_id > ident),
-            )
-        )
-    g = top.subquery()
-    order = sa.func.row_number().over(partition_by=m.c.transcript_id, order_by=(m.c.score, m.c.id))
-    ranked = (
-        sa.select(m.c.id, m.c.score, g.c.best, g.c.n, order.label("rn"))
-        .join(g, g.c.transcript_id == m.c.transcript_id)
-        .subquery()
+    at_least: int | None = None,
+    scored: bool = True,
+) -> list[Match]:
+    """See :func:`_newest`. On PostgreSQL the newest rows are read in id order, a chunk at a
+    time, while matches are dense there: a common term fills ``limit`` in a bounded time
+    whatever the planner estimates (it cannot estimate phrases, and would fetch and sort every
+    match). Where matches are sparse the rest goes to the planner's own plan (the GIN index)."""
+
+    def newest(low: int | None, high: int | None, n: int) -> list[sa.Select[Any]]:
+        return _newest(session, query, conds, high, n, low, scored)
+
+    if _is_sqlite(session) or at_least is not None:
+        return await _run(session, newest(at_least, below, limit))
+    found: list[Match] = []
+    read, high = 0, below
+    while len(found) < limit:
+        chunk = sa.select(H.id).order_by(H.id.desc()).offset(_CHUNK_ROWS - 1).limit(1)
+        floor = await session.scalar(chunk if high is None else chunk.where(H.id < high))
+        if floor is None:  # the rest is one chunk or less
+            found += await _run(session, newest(None, high, limit - len(found)))
+            break
+        found += await _run(session, newest(floor, high, limit - len(found)))
+        read, high = read + _CHUNK_ROWS, floor
+        if len(found) < limit and len(found) < _DENSE * read:
+            found += await _run(session, newest(None, high, limit - len(found)))
+            break
+    return found
+
+
+async def _run(session: AsyncSession, stmts: list[sa.Select[Any]]) -> list[Match]:
+    found: list[Match] = []
+    for stmt in stmts:
+        found += [Match(r.id, r.transcript_id, float(r.score)) for r in await session.execute(stmt)]
+    found.sort(key=lambda m: m.id, reverse=True)
+    return found
+
+
+def window_size(session: AsyncSession) -> int:
+    """How many matches are ranked together (ADR 0015). FTS5's ``bm25`` reads the whole of
+    each term's index once per query whatever the limit, so SQLite ranks larger windows for
+    the same price; PostgreSQL reads a row for every match it ranks."""
+    return 1000 if _is_sqlite(session) else 200
+
+
+#: Matches read past a window (at most the window's size) to find where its oldest transcript
+#: starts.
+_SLACK = 200
+
+
+async def window(
+    session: AsyncSession, query: Query, f: Filters, below: int | None, size: int
+) -> tuple[list[Match], int | None]:
+    """The newest ``size`` matches with an id below ``below`` (every one when there are fewer),
+    widened to every match of the oldest one's transcript so that no transcript is split
+    between two windows; and the ``below`` of the next (older) window, None when no older
+    match is left. Hit ids grow with indexing, so "newest" means most recently indexed."""
+    conds = _conditions(f)
+    found = await _newest_matches(session, query, conds, below, size + min(_SLACK, size))
+    if len(found) <= size:
+        return found, None
+    oldest = found[size - 1]
+    for i in range(size, len(found)):  # the oldest transcript's matches are usually adjacent
+        if found[i].transcript_id != oldest.transcript_id:
+            return found[:i], found[i - 1].id
+    found = found[:size]
+    first_id = await session.scalar(
+        sa.select(sa.func.min(H.id)).where(H.transcript_id == oldest.transcript_id)
     )
-    stmt = (
-        sa.select(ranked.c.best, ranked.c.n, ranked.c.score, H.transcript_id, H.segment, H.start,
-                  H.end, H.speaker, H.language, H.analyzer, H.text, H.version, H.stage)
-        .join(H, H.id == ranked.c.id)
-        .where(ranked.c.rn <= per_transcript)
-        .order_by(ranked.c.best, H.transcript_id, H.segment)
-    )  # fmt: skip
+    if first_id is not None and first_id < oldest.id:
+        rest = [*conds, H.transcript_id == oldest.transcript_id]
+        found += await _newest_matches(session, query, rest, oldest.id, _WHOLE, first_id)
+    lowest = found[-1].id
+    older = await _newest_matches(session, query, conds, lowest, 1, scored=False)
+    return found, (lowest if older else None)
+
+
+async def segments(session: AsyncSession, ids: Sequence[int]) -> list[sa.Row[Any]]:
+    """The indexed segments with these hit ids."""
+    stmt = sa.select(H.id, H.transcript_id, H.segment, H.start, H.end, H.speaker, H.language,
+                     H.analyzer, H.text, H.version, H.stage).where(H.id.in_(list(ids)))  # fmt: skip
     return list(await session.execute(stmt))
 
 
 async def count(session: AsyncSession, query: Query, f: Filters) -> int:
     """How many segments match (the benchmark reports it)."""
-    m = _matches(session, query, _conditions(f)).subquery()
-    return int(await session.scalar(sa.select(sa.func.count()).select_from(m)) or 0)
+    total = 0
+    for stmt in _newest(session, query, _conditions(f), None, 1):
+        every = stmt.order_by(None).limit(None).subquery()
+        total += int(await session.scalar(sa.select(sa.func.count()).select_from(every)) or 0)
+    return total
 
 
 async def transcripts(session: AsyncSession, ids: Sequence[str]) -> dict[str, Any]:

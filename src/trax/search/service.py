@@ -104,18 +104,48 @@ def _checked(request: SearchRequest, owner_id: str | None) -> Filters:
                    since, until)  # fmt: skip
 
 
-def _encode_cursor(score: float, ident: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps([score, ident]).encode()).decode().rstrip("=")
+#: Where a page starts: the window (hit ids below ``below``; None: the newest) and, inside it,
+#: the last transcript already shown (its best score and id; None: the window's first).
+_Cursor = tuple[int | None, float | None, str | None]
 
 
-def _decode_cursor(token: str) -> tuple[float, str]:
+def _encode_cursor(cursor: _Cursor) -> str:
+    return base64.urlsafe_b64encode(json.dumps(cursor).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(token: str) -> _Cursor:
     try:
-        score, ident = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        if not isinstance(ident, str) or isinstance(score, bool):
+        below, score, ident = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        if below is not None and (not isinstance(below, int) or isinstance(below, bool)):
+            raise TypeError(below)
+        if (score is None) != (ident is None) or isinstance(score, bool):
+            raise TypeError(score)
+        if ident is not None and not isinstance(ident, str):
             raise TypeError(ident)
-        return float(score), ident
+        return below, (float(score) if score is not None else None), ident
     except (ValueError, TypeError, binascii.Error) as exc:
         raise errors.InvalidOptionError("cursor", BAD_CURSOR.format(cursor=token[:80])) from exc
+
+
+@dataclass(frozen=True)
+class _Group:
+    """One transcript's matches in a window, best first."""
+
+    best: float
+    transcript_id: str
+    matches: list[repository.Match]
+
+
+def _grouped(matches: list[repository.Match]) -> list[_Group]:
+    by_transcript: dict[str, list[repository.Match]] = {}
+    for m in matches:
+        by_transcript.setdefault(m.transcript_id, []).append(m)
+    groups = []
+    for tid, found in by_transcript.items():
+        found.sort(key=lambda m: (m.score, m.id))
+        groups.append(_Group(found[0].score, tid, found))
+    groups.sort(key=lambda g: (g.best, g.transcript_id))
+    return groups
 
 
 def _snippet(text: str, marks: list[tuple[int, int]]) -> str:
@@ -145,45 +175,70 @@ def _hit(row: Any, marker: Highlighter) -> SearchHit:
 
 
 async def search(
-    session: AsyncSession, request: SearchRequest, page: PageRequest, owner_id: str | None
+    session: AsyncSession,
+    request: SearchRequest,
+    page: PageRequest,
+    owner_id: str | None,
+    *,
+    rank_window: int | None = None,
 ) -> tuple[list[SearchResult], str | None]:
     """One page of transcripts matching ``request.q``, best first, each with its best hits in
     time order; and the cursor of the next page (None at the end). With ``owner_id`` only that
-    user's transcripts are searched; None searches every transcript (the operator's CLI)."""
+    user's transcripts are searched; None searches every transcript (the operator's CLI).
+
+    When more than ``rank_window`` segments match (default: the database's
+    :func:`~trax.search.repository.window_size`), they are ranked in windows of that many,
+    newest first (each window widened to whole transcripts), so that a page costs the same
+    however common the words: the first page shows the best of the most recent matches, and
+    paging walks every match once."""
     query = parse(request.q)
     filters = _checked(request, owner_id)
     if not 1 <= page.limit <= MAX_LIMIT:
         raise errors.InvalidOptionError("limit", BAD_LIMIT)
-    after = _decode_cursor(page.cursor) if page.cursor is not None else None
-    rows = await repository.page(
-        session, query, filters, page.limit + 1, after, HITS_PER_TRANSCRIPT
-    )
-    by_transcript: dict[str, list[Any]] = {}
-    for row in rows:  # ordered by rank, then time
-        by_transcript.setdefault(row.transcript_id, []).append(row)
-    ids = list(by_transcript)
-    more = len(ids) > page.limit
-    ids = ids[: page.limit]
+    below, score, ident = _decode_cursor(page.cursor) if page.cursor else (None, None, None)
+    size = rank_window or repository.window_size(session)
+    picked: list[_Group] = []
+    cursor: _Cursor | None = None
+    while True:  # the windows from ``below`` on, until the page is full
+        matches, older = await repository.window(session, query, filters, below, size)
+        groups = _grouped(matches)
+        if ident is not None and score is not None:
+            groups = [g for g in groups if (g.best, g.transcript_id) > (score, ident)]
+        room = page.limit - len(picked)
+        picked += groups[:room]
+        if len(groups) > room:
+            cursor = (below, picked[-1].best, picked[-1].transcript_id)
+            break
+        if older is None:
+            break
+        below, score, ident = older, None, None
+        if len(picked) == page.limit:
+            cursor = (below, None, None)
+            break
+    shown = {m.id: g for g in picked for m in g.matches[:HITS_PER_TRANSCRIPT]}
+    rows = await repository.segments(session, list(shown)) if shown else []
+    hits: dict[str, list[Any]] = {}
+    for row in sorted(rows, key=lambda r: r.segment):
+        hits.setdefault(row.transcript_id, []).append(row)
+    ids = [g.transcript_id for g in picked]
     info = await repository.transcripts(session, ids) if ids else {}
     results, marker = [], Highlighter(query)
-    for tid in ids:
-        hits, t = by_transcript[tid], info.get(tid)
-        if t is None:  # deleted meanwhile
+    for g in picked:
+        t, rows_of = info.get(g.transcript_id), hits.get(g.transcript_id)
+        if t is None or not rows_of:  # deleted meanwhile
             continue
         results.append(
             SearchResult(
-                transcript_id=tid,
+                transcript_id=g.transcript_id,
                 media_id=t.media_id,
                 filename=t.filename,
                 project_id=t.project_id,
-                version=hits[0].version,
-                stage=hits[0].stage,
+                version=rows_of[0].version,
+                stage=rows_of[0].stage,
                 created_at=t.created_at,
-                score=hits[0].best,
-                hit_count=hits[0].n,
-                hits=[_hit(r, marker) for r in hits],
+                score=g.best,
+                hit_count=len(g.matches),
+                hits=[_hit(r, marker) for r in rows_of],
             )
         )
-    last = by_transcript[ids[-1]][0] if more else None
-    cursor = _encode_cursor(float(last.best), last.transcript_id) if last is not None else None
-    return results, cursor
+    return results, (_encode_cursor(cursor) if cursor is not None else None)

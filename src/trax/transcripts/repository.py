@@ -134,11 +134,23 @@ async def get_version(session: AsyncSession, transcript_id: str, version: int | 
 
 
 async def list_page(
-    session: AsyncSession, owner_id: str, media_id: str | None, page: PageRequest
+    session: AsyncSession,
+    owner_id: str,
+    media_id: str | None,
+    page: PageRequest,
+    *,
+    language: str | None = None,
+    stage: str | None = None,
 ) -> list[SummaryRow]:
+    """The owner's transcripts with their newest version (filtered on that version's language
+    and stage when given)."""
     stmt = _latest_summaries().where(Media.owner_id == owner_id)
     if media_id is not None:
         stmt = stmt.where(Media.id == media_id)
+    if language is not None:
+        stmt = stmt.where(TranscriptVersion.language == language)
+    if stage is not None:
+        stmt = stmt.where(TranscriptVersion.stage == stage)
     stmt = keyset(stmt, Transcript.created_at, Transcript.id, page)
     return _summaries((await session.execute(stmt)).all())
 

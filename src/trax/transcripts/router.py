@@ -16,11 +16,12 @@ from trax.jobs import control
 from trax.jobs.schemas import JobView
 from trax.media import service as media_service
 from trax.pagination import Page
+from trax.transcripts import edits, speakers
 from trax.transcripts import service as transcripts
-from trax.transcripts import speakers
 from trax.transcripts.diff import VersionDiff
 from trax.transcripts.options import transcribe_options
 from trax.transcripts.schemas import (
+    EditCreate,
     SpeakerRename,
     SpeakersView,
     StageCreate,
@@ -131,6 +132,19 @@ async def rename_speaker(
         uow.session, transcript_id, body.from_, body.to, body.version, user.id
     )
     return SpeakersView.model_validate(found, from_attributes=True)
+
+
+@router.post("/transcripts/{transcript_id}/edits", status_code=status.HTTP_201_CREATED)
+async def edit_transcript(
+    transcript_id: str, body: EditCreate, user: CurrentUser, uow: UoW
+) -> VersionSummary:
+    """Correct a word or a segment: stores a new version (stage ``edited``, with who and when
+    in its options) and answers its summary. 422 names a missing segment or word, or bad text."""
+    row = await edits.edit_transcript(
+        uow.session, transcript_id, edits.Edit(body.segment, body.text, body.word), user.email,
+        body.version, user.id,
+    )  # fmt: skip
+    return await transcripts.version_summary(uow.session, row.transcript_id, row.version)
 
 
 @router.get("/transcripts/{transcript_id}/diff")

@@ -135,3 +135,16 @@ class SpeakerRename(BaseModel):
     from_: str = Field(alias="from", max_length=200, examples=["Speaker 1"])
     to: str = Field(max_length=200, examples=["Ada"])
     version: int | None = Field(default=None, ge=1, le=2**31 - 1)
+
+
+class EditCreate(BaseModel):
+    """Correct a segment, or one word of it, in a version (default: the newest). A word keeps
+    its start and end; a segment keeps its words' timings when the word count is unchanged,
+    else its words are spread over the segment's span."""
+
+    segment: int = Field(ge=0, le=10**6, description="The segment's index in the version.")
+    word: int | None = Field(
+        default=None, ge=0, le=10**6, description="The word's index in the segment; null: all."
+    )
+    text: str = Field(max_length=4000, examples=["Americans"])
+    version: int | None = Field(default=None, ge=1, le=2**31 - 1)

@@ -202,10 +202,19 @@ async def get_transcript(
 
 
 async def list_page(
-    session: AsyncSession, owner_id: str, media_id: str | None, page: PageRequest
+    session: AsyncSession,
+    owner_id: str,
+    media_id: str | None,
+    page: PageRequest,
+    *,
+    language: str | None = None,
+    stage: str | None = None,
 ) -> tuple[list[TranscriptSummary], str | None]:
-    """The owner's transcripts, newest first, each with its newest version."""
-    found = await repository.list_page(session, owner_id, media_id, page)
+    """The owner's transcripts, newest first, each with its newest version (whose language
+    and stage may be filtered on)."""
+    found = await repository.list_page(
+        session, owner_id, media_id, page, language=language, stage=stage
+    )
     rows, cursor = paged(found, page)
     return [_list_line(r) for r in rows], cursor
 

@@ -29,7 +29,11 @@ if TYPE_CHECKING:  # the engine is imported only where a stage runs
     from trax.engine.result import TranscriptDocument
 
 BASIC, MULTIPASS, DIARIZED, ENHANCED = "basic", "multipass", "diarized", "enhanced"
-STAGES = (BASIC, MULTIPASS, DIARIZED, ENHANCED)
+#: A person's correction (:mod:`trax.transcripts.edits`): a manual stage, never run.
+EDITED = "edited"
+STAGES = (BASIC, MULTIPASS, DIARIZED, ENHANCED, EDITED)
+#: Stages made by people, not run by workers.
+MANUAL = (EDITED,)
 #: The stages after the first transcription, per preset (enhanced last whenever it is in one).
 PRESETS: dict[str, tuple[str, ...]] = {
     "v1": (),
@@ -46,6 +50,7 @@ STAGES_KEY, PARENT_KEY = "stages", "parent_version"
 UNKNOWN_STAGE = "unknown stage {name!r}: choose one of {names}"
 NOT_AVAILABLE = "stage {name!r} is not available in this version of trax (available: {names})"
 FIRST_STAGE = "basic is the first transcription: transcribe the media again instead"
+MANUAL_STAGE = "{name} versions are made by correcting the text (POST …/edits), not run"
 UNKNOWN_PIPELINE = "unknown pipeline {name!r}: choose one of {names}"
 PIPELINE_NOT_AVAILABLE = "pipeline {name} needs the {stage} stage, which is not available yet"
 UNKNOWN_OPTION = "unknown option of stage {stage}; it has: {names}"
@@ -202,6 +207,8 @@ def stage_request(
         )
     if name == BASIC:
         raise errors.InvalidOptionError("stage", FIRST_STAGE)
+    if name in MANUAL:
+        raise errors.InvalidOptionError("stage", MANUAL_STAGE.format(name=name))
     if name not in AVAILABLE:
         raise errors.InvalidOptionError(
             "stage", NOT_AVAILABLE.format(name=name, names=", ".join(AVAILABLE))

@@ -115,3 +115,16 @@ def _key_view(key: ApiKey, email: str) -> ApiKeyView:
         created_at=key.created_at,
         last_used_at=key.last_used_at,
     )
+
+
+KEY_NOT_FOUND = "you have no API key with id {key_id!r}"
+
+
+async def revoke_own_api_key(session: AsyncSession, user: User, key_id: str) -> ApiKeyView:
+    """Delete ``user``'s API key ``key_id`` (the full id); another user's key is not found."""
+    rows = await repository.keys_with_emails(session, user_id=user.id, key_id=key_id)
+    if not rows:
+        raise errors.NotFoundError(KEY_NOT_FOUND.format(key_id=key_id[:40]))
+    ((key, owner),) = rows
+    await repository.delete_key(session, key.id)
+    return _key_view(key, owner)
