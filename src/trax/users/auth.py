@@ -148,6 +148,12 @@ class Callers:
         self._known[key] = (time.monotonic() + self.ttl, caller)
         return caller
 
+    def forget_user(self, user_id: str) -> None:
+        """Drop what this process remembers of the user (their token and every key): after a
+        revocation made here, the next request asks the database."""
+        for key in [k for k, (_, caller) in self._known.items() if caller.id == user_id]:
+            del self._known[key]
+
     async def authenticate(self, db: Database, settings: Settings, credential: str) -> Caller:
         """The caller behind an API key or an access token (see :func:`authenticate`)."""
         if not credential:

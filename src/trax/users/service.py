@@ -100,7 +100,8 @@ async def list_api_keys(session: AsyncSession, email: str | None = None) -> list
 
 
 async def revoke_api_key(session: AsyncSession, ref: str) -> ApiKeyView:
-    """Delete the API key with id ``ref`` (or a unique prefix of it); it stops working at once."""
+    """Delete the API key with id ``ref`` (or a unique prefix of it); servers refuse it within
+    seconds (they remember a key's owner for ``auth.CALLER_TTL_SECONDS``)."""
     key_id = await repository.resolve_key_id(session, ref)
     ((key, owner),) = await repository.keys_with_emails(session, key_id=key_id)
     await repository.delete_key(session, key_id)

@@ -22,6 +22,7 @@ from trax.transcripts.edits import Edit, edit_transcript
 from trax.transcripts.options import transcribe_options
 from trax.transcripts.stages import stage_request
 from trax.users import service as users
+from trax.users.auth import Callers
 from trax.web.rendering import page
 from trax.web.sessions import CheckedSession, WebSession
 from trax.webhooks import service as webhooks
@@ -146,6 +147,9 @@ async def create_key(request: Request, web: Checked, uow: UoW) -> Response:
 @router.post("/account/keys/{key_id}/revoke")
 async def revoke_key(request: Request, key_id: str, web: Checked, uow: UoW) -> Response:
     await users.revoke_own_api_key(uow.session, web.user, key_id)
+    # Refused at once by this process; other server processes forget within CALLER_TTL_SECONDS.
+    callers: Callers = request.app.state.callers
+    callers.forget_user(web.user.id)
     return await account_view(request, web, uow)
 
 
