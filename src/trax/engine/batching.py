@@ -48,6 +48,10 @@ CHUNK_SECONDS = 30
 GAP_SECONDS = 5
 #: Where a call's audio starts: 2^11 s (module docstring).
 ORIGIN_SECONDS = 2048
+#: Chunks the encoder takes at once. Its self-attention holds batch x heads x 1500² floats: at 8
+#: chunks that is 0.6 GB more peak memory than at 2 (ADR 0020), for no speed (the encoder costs
+#: the same per chunk at any batch size on a CPU). Decoding still runs on the whole batch.
+ENCODE_BATCH = 2
 _PAUSE = 3  # "previous speech" this long before a call's first chunk is a pause (> 2.8 s)
 
 #: Per chunk, its faster-whisper segments (times relative to the chunk's start).
@@ -69,6 +73,23 @@ class DecodeKey:
     beam_size: int
     initial_prompt: str | None
     hotwords: str | None = None
+
+
+@dataclass(frozen=True)
+class PreparedWindow:
+    """A window's speech found by VAD and merged into chunks: what needs no Whisper model, so it
+    can run ahead on another thread while the model decodes the previous window."""
+
+    speech: list[dict[str, int]]
+    chunks: list[AudioArray]
+    offsets: list[float]
+
+
+def prepare_window(audio: AudioArray, vad: bool) -> PreparedWindow:
+    """VAD and chunking of 16 kHz mono ``audio`` (the batched pipeline's defaults)."""
+    speech = speech_timestamps(audio, vad)
+    chunks, offsets = split_chunks(audio, speech)
+    return PreparedWindow(speech, chunks, offsets)
 
 
 @dataclass(frozen=True)
@@ -149,7 +170,7 @@ class InferenceScheduler:
         self.model = model
         self.batch_size = batch_size
         self.max_call_chunks = batch_size * batches_per_call
-        self._pipeline = BatchedInferencePipeline(model)
+        self._pipeline = BatchedInferencePipeline(_SubBatchedEncoder(model, ENCODE_BATCH))
         self._idle_seconds = idle_seconds
         self._linger_seconds = linger_seconds
         self._on_idle = on_idle
@@ -190,8 +211,11 @@ class InferenceScheduler:
         hotwords: str | None = None,
         vad: bool = True,
         on_progress: SecondsFn | None = None,
+        prepared: PreparedWindow | None = None,
     ) -> WindowResult:
         """Transcribe 16 kHz mono ``audio``; ``language=None`` detects it on this window.
+
+        ``prepared`` is ``prepare_window(audio, vad)`` if the caller ran it already.
 
         ``on_progress`` is called on this thread with the seconds of ``audio`` transcribed so far,
         as batches of its chunks finish (not for the last one: the caller knows when it returns).
@@ -202,8 +226,8 @@ class InferenceScheduler:
         self._enter()
         submitted = False
         try:
-            speech = speech_timestamps(audio, vad)
-            chunks, offsets = split_chunks(audio, speech)
+            ready = prepared if prepared is not None else prepare_window(audio, vad)
+            speech, chunks, offsets = ready.speech, ready.chunks, ready.offsets
             if not chunks:
                 return WindowResult([], language, 1.0 if language else 0.0)
             used, probability = self._language(language, chunks[0])
@@ -218,6 +242,36 @@ class InferenceScheduler:
         shifted = [shift(seg, offset) for segs, offset in pairs for seg in segs]
         segments = list(restore_speech_timestamps(shifted, speech, SAMPLE_RATE))
         return WindowResult(segments, used, probability)
+
+    def transcribe_clips(
+        self,
+        clips: list[AudioArray],
+        *,
+        language: str,
+        task: str = "transcribe",
+        beam_size: int = 5,
+        initial_prompt: str | None = None,
+        hotwords: str | None = None,
+    ) -> list[list[Any]]:
+        """Decode each ≤ 30 s clip of 16 kHz mono audio on its own, without VAD, all in the same
+        calls (batched with each other and with other callers' chunks); per clip, its
+        faster-whisper segments, times relative to the clip."""
+        self._enter()
+        submitted = False
+        try:
+            key = DecodeKey(language, task, beam_size, initial_prompt, hotwords)
+            requests = [_Request(key, [clip], True, Future()) for clip in clips if len(clip)]
+            with self._cond:  # all at once, so that one call can take them together
+                if self._closed:
+                    raise SchedulerClosedError
+                self._pending.extend(requests)
+                self._preparing -= 1
+                submitted = True
+                self._cond.notify_all()
+            done = iter([r.future.result()[0] for r in requests])
+        finally:
+            self._leave(submitted)
+        return [next(done) if len(clip) else [] for clip in clips]
 
     def _language(self, language: str | None, first_chunk: AudioArray) -> tuple[str, float]:
         if not self.multilingual:
@@ -359,6 +413,66 @@ class InferenceScheduler:
             relative = shift(segment, -layout.starts[i] / SAMPLE_RATE, floor)
             results[request][chunk].append(relative)
         return results
+
+
+class _SubBatchedEncoder:
+    """A ``WhisperModel`` as the batched pipeline sees it, but encoding and aligning words at most
+    ``size`` chunks at a time (:data:`ENCODE_BATCH`); everything else is the model's own.
+
+    Both passes hold per-chunk attention matrices (1500 x 1500 per head in the encoder, tokens x
+    1500 per head and layer in the alignment), so their peak memory grows with the chunks taken
+    at once, while their cost per chunk does not. Decoding still runs on the whole batch.
+    """
+
+    def __init__(self, model: Any, size: int) -> None:
+        self._model = model
+        self._size = size
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+    def encode(self, features: np.ndarray[Any, Any]) -> Any:
+        if features.ndim == 2 or len(features) <= self._size:
+            return self._model.encode(features)
+        import ctranslate2
+
+        parts = [
+            np.asarray(self._model.encode(features[i : i + self._size]))
+            for i in range(0, len(features), self._size)
+        ]
+        return ctranslate2.StorageView.from_array(np.concatenate(parts))
+
+    def add_word_timestamps(
+        self,
+        segments: list[Any],
+        tokenizer: Any,
+        encoder_output: Any,
+        segment_sizes: list[int],
+        *rest: Any,
+    ) -> Any:
+        """The model's own, chunk group by chunk group in order, carrying the end of the
+        previous speech (its last argument) from one group to the next as it does inside one."""
+        *punctuations, last_speech = rest
+        size = self._size
+        if len(segments) <= size:
+            return self._model.add_word_timestamps(
+                segments, tokenizer, encoder_output, segment_sizes, *punctuations, last_speech
+            )
+        import ctranslate2
+
+        encoded = np.asarray(encoder_output)
+        for i in range(0, len(segments), size):
+            part = ctranslate2.StorageView.from_array(np.ascontiguousarray(encoded[i : i + size]))
+            ended = self._model.add_word_timestamps(
+                segments[i : i + size],
+                tokenizer,
+                part,
+                segment_sizes[i : i + size],
+                *punctuations,
+                last_speech,
+            )
+            last_speech = last_speech if ended is None else ended
+        return last_speech
 
 
 def _wait(request: _Request, ends: list[float], on_progress: SecondsFn | None) -> ChunkSegments:
