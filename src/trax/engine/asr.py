@@ -11,7 +11,6 @@ byte-identical JSON.
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import importlib.metadata
 import queue
@@ -54,10 +53,6 @@ _PHRASE_PAUSE = 1.0
 #: Progress stays below this until the transcript is complete (a declared duration can be short).
 _BEFORE_DONE = 0.99
 
-#: glibc's ``mallopt`` parameter and the size from which freed blocks go back to the system.
-_M_MMAP_THRESHOLD = -3
-_MMAP_THRESHOLD_BYTES = 1 << 20
-
 ProgressFn = Callable[[float], None]
 T = TypeVar("T")
 #: What a weak region's beam decode did (as in ``Region.action``; ADR 0020).
@@ -79,22 +74,6 @@ class EngineConfig:
     diarization_model_dir: Path | None = None
 
 
-@functools.cache
-def return_freed_memory() -> None:
-    """Have glibc give blocks of 1 MiB and more back to the system when they are freed.
-
-    Its default threshold rises to 32 MiB once such blocks are freed, after which the encoder's,
-    the aligner's and VAD's large temporary buffers stay in per-thread heaps: resident, yet not
-    reusable by the other threads. On 21 min of Opus with ``base`` this fixed threshold took the
-    peak from 1020 to 837 MB (ADR 0020). A no-op where the C library is not glibc.
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES)
-    except (OSError, AttributeError):
-        return
-
-
 def engine_versions() -> dict[str, str]:
     """Versions of the libraries that produce a transcript."""
     names = ("trax", "faster-whisper", "ctranslate2", "av")
@@ -109,7 +88,6 @@ class Transcriber:
     """
 
     def __init__(self, config: EngineConfig, cache: ModelCache = MODELS) -> None:
-        return_freed_memory()
         self._config = config
         self._cache = cache
         self._schedulers: dict[str, InferenceScheduler] = {}
