@@ -26,10 +26,8 @@ from trax.engine.audio import SAMPLE_RATE, AudioWindow, MediaProbe, decode_windo
 from trax.engine.batching import (
     CHUNK_SECONDS,
     InferenceScheduler,
-    PreparedWindow,
     SchedulerClosedError,
     SecondsFn,
-    prepare_window,
 )
 from trax.engine.models import MODELS, LoadOptions, ModelCache, ModelRef, resolve
 from trax.engine.options import GREEDY_BEAM, TranscribeOptions
@@ -138,9 +136,10 @@ class Transcriber:
         done: rising as batches of speech are decoded, 1.0 at the end (and only then). Whatever
         ``progress`` raises stops the transcription and comes out of this call.
 
-        The model loads on another thread while the first window is decoded and its speech found
-        (VAD), and each next window is decoded on a thread of its own while the model works on
-        the current one (ADR 0020).
+        The model loads on another thread while the first window is decoded, and each next window
+        is decoded on a thread of its own while the model works on the current one (ADR 0020).
+        VAD stays in the scheduler call, where the scheduler sees a caller preparing and waits
+        for it to fill a batch, and its buffers never add to an inference peak.
         """
         cfg = self._config
         loading = _in_background(functools.partial(self.scheduler, options.model))
@@ -166,11 +165,9 @@ class Transcriber:
         duration = 0.0
         tracker = _Progress(progress, media.duration or 0.0)
         for window in windows:
-            # VAD here, not ahead: its buffers would add to the model's peak (ADR 0020).
-            prepared = prepare_window(window.samples, options.vad)
             loading.result()  # a model that cannot load fails here, before any inference
             at = functools.partial(tracker.window, window)
-            detected, probability, found = self._window(window, prepared, options, language, at)
+            detected, probability, found = self._window(window, options, language, at)
             if language is None and found:
                 language, language_probability = detected, probability
             if found and _greedy_first(options):
@@ -200,7 +197,6 @@ class Transcriber:
     def _window(
         self,
         window: AudioWindow,
-        prepared: PreparedWindow,
         options: TranscribeOptions,
         language: str | None,
         on_progress: SecondsFn,
@@ -218,7 +214,6 @@ class Transcriber:
                     hotwords=options.hotwords,
                     vad=options.vad,
                     on_progress=on_progress,
-                    prepared=prepared,
                 )
                 found = list(convert_segments(result.segments, window.offset))
             except SchedulerClosedError:
@@ -318,12 +313,16 @@ def _in_background(fn: Callable[[], T]) -> Future[T]:
 
 class _ReadAhead(Iterator[T]):
     """Items of ``source`` produced one ahead on a thread of their own (decoding the next window
-    while the model works on this one). Errors come out where the item would have;
-    :meth:`close` stops the thread and closes ``source`` (its media file)."""
+    while the model works on this one): the next item is started when this one is taken, so at
+    most two are alive. Errors come out where the item would have; :meth:`close` stops the
+    thread and closes ``source`` (its media file)."""
 
     def __init__(self, source: Iterator[T]) -> None:
         self._source = source
-        self._queue: queue.Queue[tuple[T | None, BaseException | None, bool]] = queue.Queue(1)
+        self._queue: queue.SimpleQueue[tuple[T | None, BaseException | None, bool]] = (
+            queue.SimpleQueue()
+        )
+        self._wanted = threading.Semaphore(1)
         self._stop = threading.Event()
         self._finished = False
         self._thread = threading.Thread(target=self._run, name="trax-read-ahead", daemon=True)
@@ -331,30 +330,31 @@ class _ReadAhead(Iterator[T]):
 
     def _run(self) -> None:
         try:
-            for item in self._source:
-                if not self._put((item, None, False)):
-                    return
-            self._put((None, None, True))
+            while self._want():
+                item = next(self._source, None)
+                if item is None:
+                    break
+                self._queue.put((item, None, False))
+            self._queue.put((None, None, True))
         except BaseException as exc:  # handed to the consumer, raised there
-            self._put((None, exc, True))
+            self._queue.put((None, exc, True))
         finally:
             close = getattr(self._source, "close", None)
             if close is not None:
                 close()
 
-    def _put(self, entry: tuple[T | None, BaseException | None, bool]) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(entry, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+    def _want(self) -> bool:
+        """Wait until the consumer took the last item; False once closed."""
+        while not self._wanted.acquire(timeout=0.1):
+            if self._stop.is_set():
+                return False
+        return not self._stop.is_set()
 
     def __next__(self) -> T:
         if self._finished:
             raise StopIteration
         item, error, last = self._queue.get()
+        self._wanted.release()
         if error is not None:
             self._finished = True
             raise error

@@ -77,24 +77,6 @@ class DecodeKey:
     hotwords: str | None = None
 
 
-@dataclass(frozen=True)
-class PreparedWindow:
-    """A window's speech found by VAD and merged into chunks: what needs no Whisper model, so it
-    can run ahead on another thread while the model decodes the previous window."""
-
-    speech: list[dict[str, int]]
-    chunks: list[AudioArray]
-    offsets: list[float]
-
-
-def prepare_window(audio: AudioArray, vad: bool) -> PreparedWindow:
-    """VAD and chunking of 16 kHz mono ``audio`` (the batched pipeline's defaults)."""
-    speech = speech_timestamps(audio, vad)
-    chunks, offsets = split_chunks(audio, speech)
-    release_free_memory()  # VAD's buffers (≈ 200 MB for 600 s)
-    return PreparedWindow(speech, chunks, offsets)
-
-
 @functools.cache
 def _libc() -> ctypes.CDLL | None:
     try:
@@ -238,11 +220,8 @@ class InferenceScheduler:
         hotwords: str | None = None,
         vad: bool = True,
         on_progress: SecondsFn | None = None,
-        prepared: PreparedWindow | None = None,
     ) -> WindowResult:
         """Transcribe 16 kHz mono ``audio``; ``language=None`` detects it on this window.
-
-        ``prepared`` is ``prepare_window(audio, vad)`` if the caller ran it already.
 
         ``on_progress`` is called on this thread with the seconds of ``audio`` transcribed so far,
         as batches of its chunks finish (not for the last one: the caller knows when it returns).
@@ -253,8 +232,9 @@ class InferenceScheduler:
         self._enter()
         submitted = False
         try:
-            ready = prepared if prepared is not None else prepare_window(audio, vad)
-            speech, chunks, offsets = ready.speech, ready.chunks, ready.offsets
+            speech = speech_timestamps(audio, vad)
+            chunks, offsets = split_chunks(audio, speech)
+            release_free_memory()  # VAD's buffers (≈ 200 MB for a 600 s window)
             if not chunks:
                 return WindowResult([], language, 1.0 if language else 0.0)
             used, probability = self._language(language, chunks[0])
@@ -434,6 +414,8 @@ class InferenceScheduler:
             # The pipeline decodes clips batch by batch and yields a batch's segments once it is
             # decoded: seeing clip i's means that its whole batch is done.
             batch_end = min((i // self.batch_size + 1) * self.batch_size, len(seeks))
+            if batch_end > posted:
+                release_free_memory()  # the batch's buffers, before the next one's
             for owner, chunk in layout.owners[posted:batch_end]:
                 requests[owner].done.put(chunk + 1)
             posted = max(posted, batch_end)
