@@ -174,10 +174,12 @@ def test_greedy_first_pass_keeps_the_transcript_structure(
     assert (doc.language, doc.duration) == (beam.language, beam.duration)
     assert [s.id for s in doc.segments] == list(range(len(doc.segments)))
     words = doc.words
-    assert words and all(0 <= w.start <= w.end <= doc.duration for w in words)
+    assert words
+    assert all(0 <= w.start <= w.end <= doc.duration for w in words)
     assert all(a.start <= b.start for a, b in itertools.pairwise(words))
     for seg in doc.segments:
-        assert seg.words and seg.text == "".join(w.text for w in seg.words)
+        assert seg.words
+        assert seg.text == "".join(w.text for w in seg.words)
         assert (seg.start, seg.end) == (seg.words[0].start, seg.words[-1].end)
     again = run(transcriber, media / "apollo11.mp3", GREEDY_BEAM)
     assert again.to_json() == doc.to_json()

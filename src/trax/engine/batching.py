@@ -93,8 +93,8 @@ def release_free_memory() -> None:
     VAD, language detection and each inference call free hundreds of MB of temporary buffers;
     glibc keeps them in the heap of the thread that freed them, resident but unusable by the
     other threads, so the next peak of another thread comes on top (ADR 0020). A no-op where the
-    C library is not glibc. Costs a few ms; a lower ``mallopt`` mmap threshold did the same at
-    2.5x the CPU time (every large buffer faulted in again on each use).
+    C library is not glibc. Costs a few ms; a lower ``mallopt`` mmap threshold instead mmapped
+    (and faulted in again) every large buffer on each use, for much more CPU time.
     """
     libc = _libc()
     if libc is not None:
