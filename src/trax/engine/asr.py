@@ -13,18 +13,33 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
+import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from trax import errors
-from trax.engine.audio import AudioWindow, MediaProbe, decode_windows
-from trax.engine.batching import InferenceScheduler, SchedulerClosedError, SecondsFn
+from trax.engine.audio import SAMPLE_RATE, AudioWindow, MediaProbe, decode_windows
+from trax.engine.batching import (
+    CHUNK_SECONDS,
+    InferenceScheduler,
+    SchedulerClosedError,
+    SecondsFn,
+)
 from trax.engine.models import MODELS, LoadOptions, ModelCache, ModelRef, resolve
-from trax.engine.options import TranscribeOptions
-from trax.engine.result import SENTENCE_END, Provenance, Segment, TranscriptDocument, Word
+from trax.engine.options import GREEDY_BEAM, TranscribeOptions
+from trax.engine.result import (
+    SENTENCE_END,
+    Provenance,
+    Region,
+    Segment,
+    TranscriptDocument,
+    Word,
+)
+from trax.engine.weak_regions import score, text_reasons, weak_regions
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -37,6 +52,9 @@ _PHRASE_PAUSE = 1.0
 _BEFORE_DONE = 0.99
 
 ProgressFn = Callable[[float], None]
+T = TypeVar("T")
+#: What a weak region's beam decode did (as in ``Region.action``; ADR 0020).
+REPLACED, DROPPED = "replaced", "dropped"
 
 
 @dataclass(frozen=True)
@@ -116,25 +134,50 @@ class Transcriber:
     ) -> TranscriptDocument:
         """Transcribe ``media``; calls ``progress`` on this thread with the fraction of the audio
         done: rising as batches of speech are decoded, 1.0 at the end (and only then). Whatever
-        ``progress`` raises stops the transcription and comes out of this call."""
-        multilingual = self.scheduler(options.model).multilingual  # load before decoding
+        ``progress`` raises stops the transcription and comes out of this call.
+
+        The model loads on another thread while the first window is decoded, and each next window
+        is decoded on a thread of its own while the model works on the current one (ADR 0020).
+        VAD stays in the scheduler call, where the scheduler sees a caller preparing and waits
+        for it to fill a batch, and its buffers never add to an inference peak.
+        """
         cfg = self._config
-        windows = decode_windows(
-            media, window_seconds=cfg.window_seconds, max_duration=cfg.max_duration
+        loading = _in_background(functools.partial(self.scheduler, options.model))
+        windows = _ReadAhead(
+            decode_windows(media, window_seconds=cfg.window_seconds, max_duration=cfg.max_duration)
         )
+        try:
+            return self._transcribe(windows, loading, options, media, progress)
+        finally:
+            windows.close()
+
+    def _transcribe(
+        self,
+        windows: Iterable[AudioWindow],
+        loading: Future[InferenceScheduler],
+        options: TranscribeOptions,
+        media: MediaProbe,
+        progress: ProgressFn | None,
+    ) -> TranscriptDocument:
         language, language_probability = options.language, 1.0 if options.language else 0.0
         segments: list[Segment] = []
+        regions: list[Region] = []
         duration = 0.0
         tracker = _Progress(progress, media.duration or 0.0)
         for window in windows:
+            loading.result()  # a model that cannot load fails here, before any inference
             at = functools.partial(tracker.window, window)
             detected, probability, found = self._window(window, options, language, at)
             if language is None and found:
                 language, language_probability = detected, probability
+            if found and _greedy_first(options):
+                found, redone = self._beam_weak(window, found, detected or "en", options)
+                regions += redone
             for seg in found:
                 segments.append(seg.model_copy(update={"id": len(segments)}))
             duration = window.offset + window.duration
             tracker.at(duration)
+        multilingual = loading.result().multilingual
         if progress:
             progress(1.0)
         return TranscriptDocument(
@@ -148,6 +191,7 @@ class Transcriber:
                 options=options.as_dict(),
                 engine=engine_versions(),
             ),
+            regions=tuple(regions),
         )
 
     def _window(
@@ -157,6 +201,7 @@ class Transcriber:
         language: str | None,
         on_progress: SecondsFn,
     ) -> tuple[str | None, float, list[Segment]]:
+        beam_size = 1 if _greedy_first(options) else options.beam_size
         while True:
             scheduler = self.scheduler(options.model)
             try:
@@ -164,7 +209,7 @@ class Transcriber:
                     window.samples,
                     language=language,
                     task=options.task,
-                    beam_size=options.beam_size,
+                    beam_size=beam_size,
                     initial_prompt=options.initial_prompt,
                     hotwords=options.hotwords,
                     vad=options.vad,
@@ -177,6 +222,150 @@ class Transcriber:
                 message = f"{window.offset:.0f} s: inference failed: {exc}"
                 raise errors.TranscriptionError(message) from exc
             return result.language, result.language_probability, found
+
+    def _beam_weak(
+        self,
+        window: AudioWindow,
+        found: list[Segment],
+        language: str,
+        options: TranscribeOptions,
+    ) -> tuple[list[Segment], list[Region]]:
+        """Decode the weak regions of a greedy first pass again with ``options.beam_size``, all
+        in the same batched calls, and put their words in place of the greedy ones."""
+        end = window.offset + window.duration
+        weak = weak_regions(found, text_reasons(found, False), end, window.offset)
+        if not weak:
+            return found, []
+        spans = [_clip_span(w.start, w.end) for w in weak]
+        clips = [
+            window.samples[
+                round((a - window.offset) * SAMPLE_RATE) : round((b - window.offset) * SAMPLE_RATE)
+            ]
+            for a, b in spans
+        ]
+        while True:
+            scheduler = self.scheduler(options.model)
+            try:
+                decoded = scheduler.transcribe_clips(
+                    clips,
+                    language=language,
+                    task=options.task,
+                    beam_size=options.beam_size,
+                    initial_prompt=options.initial_prompt,
+                    hotwords=options.hotwords,
+                )
+                break
+            except SchedulerClosedError:
+                continue
+            except (RuntimeError, ValueError) as exc:
+                message = f"{window.offset:.0f} s: inference failed: {exc}"
+                raise errors.TranscriptionError(message) from exc
+        out: list[Segment] = []
+        regions: list[Region] = []
+        taken = 0
+        for region, (start, stop), raw in zip(weak, spans, decoded, strict=True):
+            out += found[taken : region.first]
+            old = found[region.first : region.last + 1]
+            new = list(convert_segments(raw, start))
+            out += new
+            taken = region.last + 1
+            regions.append(
+                Region(
+                    start=round(start, 3),
+                    end=round(stop, 3),
+                    reasons=tuple(sorted(region.reasons)),
+                    action=REPLACED if new else DROPPED,
+                    score_before=score([w for s in old for w in s.words]) or 0.0,
+                    score_after=score([w for s in new for w in s.words]),
+                    decode=f"beam {options.beam_size}",
+                )
+            )
+        out += found[taken:]
+        return out, regions
+
+
+def _greedy_first(options: TranscribeOptions) -> bool:
+    return options.decode == GREEDY_BEAM and options.beam_size > 1
+
+
+def _clip_span(start: float, end: float) -> tuple[float, float]:
+    """A weak region's audio, shrunk evenly at both ends to Whisper's input length if its padding
+    made it longer (a region's segments span at most that)."""
+    excess = (end - start) - CHUNK_SECONDS
+    if excess <= 0:
+        return start, end
+    return start + excess / 2, end - excess / 2
+
+
+def _in_background(fn: Callable[[], T]) -> Future[T]:
+    """``fn()`` started on a thread of its own; its result or error comes out of the future."""
+    future: Future[T] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(fn())
+        except BaseException as exc:  # handed to whoever asks for the result
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="trax-model-load", daemon=True).start()
+    return future
+
+
+class _ReadAhead(Iterator[T]):
+    """Items of ``source`` produced one ahead on a thread of their own (decoding the next window
+    while the model works on this one): the next item is started when this one is taken, so at
+    most two are alive. Errors come out where the item would have; :meth:`close` stops the
+    thread and closes ``source`` (its media file)."""
+
+    def __init__(self, source: Iterator[T]) -> None:
+        self._source = source
+        self._queue: queue.SimpleQueue[tuple[T | None, BaseException | None, bool]] = (
+            queue.SimpleQueue()
+        )
+        self._wanted = threading.Semaphore(1)
+        self._stop = threading.Event()
+        self._finished = False
+        self._thread = threading.Thread(target=self._run, name="trax-read-ahead", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while self._want():
+                item = next(self._source, None)
+                if item is None:
+                    break
+                self._queue.put((item, None, False))
+            self._queue.put((None, None, True))
+        except BaseException as exc:  # handed to the consumer, raised there
+            self._queue.put((None, exc, True))
+        finally:
+            close = getattr(self._source, "close", None)
+            if close is not None:
+                close()
+
+    def _want(self) -> bool:
+        """Wait until the consumer took the last item; False once closed."""
+        while not self._wanted.acquire(timeout=0.1):
+            if self._stop.is_set():
+                return False
+        return not self._stop.is_set()
+
+    def __next__(self) -> T:
+        if self._finished:
+            raise StopIteration
+        item, error, last = self._queue.get()
+        self._wanted.release()
+        if error is not None:
+            self._finished = True
+            raise error
+        if last:
+            self._finished = True
+            raise StopIteration
+        return item  # type: ignore[return-value]
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 @dataclass

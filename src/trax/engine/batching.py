@@ -23,7 +23,9 @@ probabilities differ in the 3rd-4th decimal and, rarely, a word boundary by a fe
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
+import functools
 import math
 import queue
 import threading
@@ -48,6 +50,10 @@ CHUNK_SECONDS = 30
 GAP_SECONDS = 5
 #: Where a call's audio starts: 2^11 s (module docstring).
 ORIGIN_SECONDS = 2048
+#: Chunks the encoder takes at once. Its self-attention holds batch x heads x 1500² floats: at 8
+#: chunks that is 0.6 GB more peak memory than at 2 (ADR 0020), for no speed (the encoder costs
+#: the same per chunk at any batch size on a CPU). Decoding still runs on the whole batch.
+ENCODE_BATCH = 2
 _PAUSE = 3  # "previous speech" this long before a call's first chunk is a pause (> 2.8 s)
 
 #: Per chunk, its faster-whisper segments (times relative to the chunk's start).
@@ -69,6 +75,30 @@ class DecodeKey:
     beam_size: int
     initial_prompt: str | None
     hotwords: str | None = None
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim  # noqa: B018 (glibc only)
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+def release_free_memory() -> None:
+    """Give the free pages of every thread's heap back to the system (glibc's ``malloc_trim``).
+
+    VAD, language detection and each inference call free hundreds of MB of temporary buffers;
+    glibc keeps them in the heap of the thread that freed them, resident but unusable by the
+    other threads, so the next peak of another thread comes on top (ADR 0020). A no-op where the
+    C library is not glibc. Costs a few ms; a lower ``mallopt`` mmap threshold instead mmapped
+    (and faulted in again) every large buffer on each use, for much more CPU time.
+    """
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
 @dataclass(frozen=True)
@@ -149,7 +179,7 @@ class InferenceScheduler:
         self.model = model
         self.batch_size = batch_size
         self.max_call_chunks = batch_size * batches_per_call
-        self._pipeline = BatchedInferencePipeline(model)
+        self._pipeline = BatchedInferencePipeline(_SubBatchedEncoder(model, ENCODE_BATCH))
         self._idle_seconds = idle_seconds
         self._linger_seconds = linger_seconds
         self._on_idle = on_idle
@@ -204,9 +234,11 @@ class InferenceScheduler:
         try:
             speech = speech_timestamps(audio, vad)
             chunks, offsets = split_chunks(audio, speech)
+            release_free_memory()  # VAD's buffers (≈ 200 MB for a 600 s window)
             if not chunks:
                 return WindowResult([], language, 1.0 if language else 0.0)
             used, probability = self._language(language, chunks[0])
+            release_free_memory()
             key = DecodeKey(used, task, beam_size, initial_prompt, hotwords)
             request = _Request(key, chunks, not vad, Future())
             self._submit(request)
@@ -218,6 +250,36 @@ class InferenceScheduler:
         shifted = [shift(seg, offset) for segs, offset in pairs for seg in segs]
         segments = list(restore_speech_timestamps(shifted, speech, SAMPLE_RATE))
         return WindowResult(segments, used, probability)
+
+    def transcribe_clips(
+        self,
+        clips: list[AudioArray],
+        *,
+        language: str,
+        task: str = "transcribe",
+        beam_size: int = 5,
+        initial_prompt: str | None = None,
+        hotwords: str | None = None,
+    ) -> list[list[Any]]:
+        """Decode each ≤ 30 s clip of 16 kHz mono audio on its own, without VAD, all in the same
+        calls (batched with each other and with other callers' chunks); per clip, its
+        faster-whisper segments, times relative to the clip."""
+        self._enter()
+        submitted = False
+        try:
+            key = DecodeKey(language, task, beam_size, initial_prompt, hotwords)
+            requests = [_Request(key, [clip], True, Future()) for clip in clips if len(clip)]
+            with self._cond:  # all at once, so that one call can take them together
+                if self._closed:
+                    raise SchedulerClosedError
+                self._pending.extend(requests)
+                self._preparing -= 1
+                submitted = True
+                self._cond.notify_all()
+            done = iter([r.future.result()[0] for r in requests])
+        finally:
+            self._leave(submitted)
+        return [next(done) if len(clip) else [] for clip in clips]
 
     def _language(self, language: str | None, first_chunk: AudioArray) -> tuple[str, float]:
         if not self.multilingual:
@@ -316,6 +378,7 @@ class InferenceScheduler:
             for request in requests:
                 request.future.set_exception(exc)
             results = None
+        release_free_memory()
         with self._cond:
             self._stats = self._stats.add(len(requests), sum(len(r.chunks) for r in requests))
         if results is not None:
@@ -351,6 +414,8 @@ class InferenceScheduler:
             # The pipeline decodes clips batch by batch and yields a batch's segments once it is
             # decoded: seeing clip i's means that its whole batch is done.
             batch_end = min((i // self.batch_size + 1) * self.batch_size, len(seeks))
+            if batch_end > posted:
+                release_free_memory()  # the batch's buffers, before the next one's
             for owner, chunk in layout.owners[posted:batch_end]:
                 requests[owner].done.put(chunk + 1)
             posted = max(posted, batch_end)
@@ -359,6 +424,66 @@ class InferenceScheduler:
             relative = shift(segment, -layout.starts[i] / SAMPLE_RATE, floor)
             results[request][chunk].append(relative)
         return results
+
+
+class _SubBatchedEncoder:
+    """A ``WhisperModel`` as the batched pipeline sees it, but encoding and aligning words at most
+    ``size`` chunks at a time (:data:`ENCODE_BATCH`); everything else is the model's own.
+
+    Both passes hold per-chunk attention matrices (1500 x 1500 per head in the encoder, tokens x
+    1500 per head and layer in the alignment), so their peak memory grows with the chunks taken
+    at once, while their cost per chunk does not. Decoding still runs on the whole batch.
+    """
+
+    def __init__(self, model: Any, size: int) -> None:
+        self._model = model
+        self._size = size
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+    def encode(self, features: np.ndarray[Any, Any]) -> Any:
+        if features.ndim == 2 or len(features) <= self._size:
+            return self._model.encode(features)
+        import ctranslate2
+
+        parts = [
+            np.asarray(self._model.encode(features[i : i + self._size]))
+            for i in range(0, len(features), self._size)
+        ]
+        return ctranslate2.StorageView.from_array(np.concatenate(parts))
+
+    def add_word_timestamps(
+        self,
+        segments: list[Any],
+        tokenizer: Any,
+        encoder_output: Any,
+        segment_sizes: list[int],
+        *rest: Any,
+    ) -> Any:
+        """The model's own, chunk group by chunk group in order, carrying the end of the
+        previous speech (its last argument) from one group to the next as it does inside one."""
+        *punctuations, last_speech = rest
+        size = self._size
+        if len(segments) <= size:
+            return self._model.add_word_timestamps(
+                segments, tokenizer, encoder_output, segment_sizes, *punctuations, last_speech
+            )
+        import ctranslate2
+
+        encoded = np.asarray(encoder_output)
+        for i in range(0, len(segments), size):
+            part = ctranslate2.StorageView.from_array(np.ascontiguousarray(encoded[i : i + size]))
+            ended = self._model.add_word_timestamps(
+                segments[i : i + size],
+                tokenizer,
+                part,
+                segment_sizes[i : i + size],
+                *punctuations,
+                last_speech,
+            )
+            last_speech = last_speech if ended is None else ended
+        return last_speech
 
 
 def _wait(request: _Request, ends: list[float], on_progress: SecondsFn | None) -> ChunkSegments:

@@ -14,53 +14,42 @@ a long-lived process reproducible).
 
 from __future__ import annotations
 
-import itertools
-import re
-import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from trax.engine.asr import Transcriber, convert_segments, engine_versions
 from trax.engine.audio import SAMPLE_RATE, AudioArray, MediaProbe, decode_ranges
-from trax.engine.result import Provenance, Region, Segment, TranscriptDocument, Word
+from trax.engine.result import Provenance, Region, Segment, TranscriptDocument
+from trax.engine.weak_regions import (
+    LANGUAGE,
+    MAX_COMPRESSION_RATIO,
+    MAX_REGION,
+    WeakRegion,
+    compression_ratio,
+    loop_spans,
+    mean_probability,
+    score,
+    text_reasons,
+    weak_regions,
+)
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
 
-#: Changes whenever a rule or threshold below changes: part of the recipe in the provenance.
+#: Changes whenever a rule or threshold below or in ``weak_regions`` changes: part of the recipe in
+#: the provenance.
 RULES_VERSION = 2
-#: A segment whose mean word probability is below this is weak.
-LOW_WORD_PROBABILITY = 0.6
-#: With a re-decode model other than the parent's (a larger one), a segment with a word below
-#: this is weak too: most first-pass errors in noise sit in segments with one very unsure word,
-#: while their mean stays above ``LOW_WORD_PROBABILITY`` (bench/README.md).
-UNSURE_WORD_PROBABILITY = 0.2
 #: A re-decode by the parent's model replaces the first pass only when its score is higher by this
 #: much (smaller differences are noise: on the bench they made WER worse as often as better); one
 #: by another model replaces it unless it scores lower by more than this.
 REPLACE_MARGIN = 0.05
-#: Whisper's own limit: text that compresses better than this is repetitive.
-MAX_COMPRESSION_RATIO = 2.4
-#: A run of this many back-to-back copies of one 1- to 10-word phrase is a loop ("That will not
-#: tell you." eighteen times is one).
-LOOP_COPIES = 4
-LOOP_MAX_NGRAM = 10
-#: A segment with a no-speech probability above this and fewer words per second is weak.
-NO_SPEECH_PROB = 0.5
-FEW_WORDS_PER_SECOND = 1.5
 #: Segments with a mean word probability under this get their language checked (multilingual
 #: models); a detected language other than the document's with this probability makes them weak.
 #: A language detected with a probability under ``NOT_SPEECH_LANGUAGE_PROBABILITY`` makes them weak
 #: too (no language fits: perhaps not speech).
 DOUBTFUL_WORD_PROBABILITY = 0.85
 LANGUAGE_PROBABILITY = 0.5
-#: Weak segments closer than this are one region (with any segments between them: a decode costs
-#: an encoder pass, and more context helps); a region is at most Whisper's input length.
-MERGE_GAP = 5.0
-MAX_REGION = 30.0
-#: Audio taken around a region's words, never reaching into a neighbouring segment.
-PAD = 0.5
 #: The re-decode drops a region as not speech when Whisper's no-speech rule removed every word, or
 #: when the region is at least ``UNSURE_MIN_SECONDS`` long, its detected language is this unsure
 #: (Whisper is confident about the language of real speech, even noisy, given a few seconds) and
@@ -77,8 +66,6 @@ _BEFORE_DONE = 0.99
 #: Less audio than this (samples) is not decoded again.
 MIN_AUDIO = SAMPLE_RATE // 5
 
-LOW_PROBABILITY, REPETITION = "low_probability", "repetition"
-NO_SPEECH, LANGUAGE = "no_speech", "language"
 REPLACED, KEPT, DROPPED = "replaced", "kept", "dropped"
 
 ProgressFn = Callable[[float], None]
@@ -98,17 +85,6 @@ class MultipassOptions:
 
     def as_dict(self) -> dict[str, str | int | float | bool | None]:
         return dict(asdict(self))
-
-
-@dataclass(frozen=True)
-class _Weak:
-    """A stretch of weak parent segments and why they are weak."""
-
-    first: int  # index of the first parent segment
-    last: int  # index of the last (inclusive)
-    reasons: frozenset[str]
-    start: float  # audio taken (seconds)
-    end: float
 
 
 @dataclass(frozen=True)
@@ -138,12 +114,12 @@ def refine(
     multilingual = bool(whisper.model.is_multilingual)
     segments = parent.segments
     other_model = model_name != parent.provenance.model
-    reasons = _text_reasons(segments, other_model)
+    reasons = text_reasons(segments, other_model)
     max_duration = parent.duration + 1.0
     if multilingual:
         for i in _other_language(whisper, media, parent, reasons, max_duration):
             reasons[i].add(LANGUAGE)
-    weak = _regions(segments, reasons, parent.duration)
+    weak = weak_regions(segments, reasons, parent.duration)
     report = _Reporter(progress, len(weak))
     report.step()
     chosen: dict[int, tuple[Region, tuple[Segment, ...]]] = {}
@@ -171,27 +147,6 @@ def refine(
 
 
 # --- finding weak regions ------------------------------------------------------------------------
-
-
-def _text_reasons(segments: Sequence[Segment], other_model: bool) -> list[set[str]]:
-    """Per segment, the rules its own words and scores break."""
-    reasons: list[set[str]] = [set() for _ in segments]
-    for i, seg in enumerate(segments):
-        score = mean_probability(seg.words)
-        unsure_word = any(w.probability < UNSURE_WORD_PROBABILITY for w in seg.words)
-        if (score is not None and score < LOW_WORD_PROBABILITY) or (other_model and unsure_word):
-            reasons[i].add(LOW_PROBABILITY)
-        if compression_ratio(seg.text) > MAX_COMPRESSION_RATIO:
-            reasons[i].add(REPETITION)
-        seconds = max(seg.end - seg.start, 0.1)
-        if seg.no_speech_prob > NO_SPEECH_PROB and len(seg.words) / seconds < FEW_WORDS_PER_SECOND:
-            reasons[i].add(NO_SPEECH)
-    # A loop often spans many short segments ("Hello." fifteen times): look across them.
-    owners = [i for i, seg in enumerate(segments) for _ in seg.words]
-    for first, last in loop_spans([w.text for s in segments for w in s.words]):
-        for i in set(owners[first:last]):
-            reasons[i].add(REPETITION)
-    return reasons
 
 
 def _other_language(
@@ -230,33 +185,6 @@ def _blocks(segments: Sequence[Segment], indices: list[int]) -> list[list[int]]:
     return blocks
 
 
-def _regions(segments: Sequence[Segment], reasons: list[set[str]], duration: float) -> list[_Weak]:
-    """Weak segments merged into regions, each padded into the silence around it."""
-    groups: list[list[int]] = []
-    for i, why in enumerate(reasons):
-        if not why:
-            continue
-        if groups:
-            head, tail = segments[groups[-1][0]], segments[groups[-1][-1]]
-            near = segments[i].start - tail.end <= MERGE_GAP
-            if near and segments[i].end - head.start <= MAX_REGION:
-                groups[-1].extend(range(groups[-1][-1] + 1, i + 1))
-                continue
-        groups.append([i])
-    weak: list[_Weak] = []
-    for group in groups:
-        first, last = group[0], group[-1]
-        before = segments[first - 1].end if first > 0 else 0.0
-        after = segments[last + 1].start if last + 1 < len(segments) else duration
-        if weak and weak[-1].last == first - 1:
-            before = max(before, weak[-1].end)
-        start = round(max(segments[first].start - PAD, before, 0.0), 3)
-        end = round(min(segments[last].end + PAD, max(after, segments[last].end), duration), 3)
-        because = frozenset(itertools.chain.from_iterable(reasons[i] for i in group))
-        weak.append(_Weak(first, last, because, start, max(end, start)))
-    return weak
-
-
 # --- decoding a region again ---------------------------------------------------------------------
 
 
@@ -264,7 +192,7 @@ def _redo(
     whisper: WhisperModel,
     multilingual: bool,
     parent: TranscriptDocument,
-    region: _Weak,
+    region: WeakRegion,
     audio: AudioArray,
     options: MultipassOptions,
     margin: float,
@@ -322,7 +250,7 @@ def _redo(
 def _decode(
     whisper: WhisperModel,
     parent: TranscriptDocument,
-    region: _Weak,
+    region: WeakRegion,
     audio: AudioArray,
     options: MultipassOptions,
     detected: tuple[str, float],
@@ -378,7 +306,7 @@ def _detect(whisper: WhisperModel, audio: AudioArray) -> tuple[str, float]:
     return str(language), round(float(probability), 4)
 
 
-def _prompt(parent: TranscriptDocument, region: _Weak) -> str | None:
+def _prompt(parent: TranscriptDocument, region: WeakRegion) -> str | None:
     """The parent's words just before the region (not weak ones): context for the decoder."""
     words = [w.text for s in parent.segments[: region.first] for w in s.words]
     text = "".join(words[-PROMPT_WORDS:]).strip()
@@ -392,7 +320,7 @@ def _text_option(options: dict[str, str | int | float | bool | None], name: str)
 
 def _assemble(
     segments: Sequence[Segment],
-    weak: list[_Weak],
+    weak: list[WeakRegion],
     chosen: dict[int, tuple[Region, tuple[Segment, ...]]],
     language: str,
 ) -> tuple[Segment, ...]:
@@ -412,64 +340,6 @@ def _assemble(
             tag = described.language if other else None
             out.extend(s.model_copy(update={"language": tag}) for s in kept)
     return tuple(s.model_copy(update={"id": n}) for n, s in enumerate(out))
-
-
-# --- scores --------------------------------------------------------------------------------------
-
-
-def mean_probability(words: Sequence[Word]) -> float | None:
-    """The mean probability of ``words``; ``None`` without words."""
-    return sum(w.probability for w in words) / len(words) if words else None
-
-
-def score(words: Iterator[Word] | Sequence[Word]) -> float | None:
-    """A region's score: its mean word probability, 0 if its words loop or compress like a loop
-    (Whisper's ratio); ``None`` if no words.
-
-    Rounded to 4 places, as all probabilities in a document.
-    """
-    listed = list(words)
-    if not listed:
-        return None
-    text = "".join(w.text for w in listed)
-    if loop_spans([w.text for w in listed]) or compression_ratio(text) > MAX_COMPRESSION_RATIO:
-        return 0.0
-    return round(sum(w.probability for w in listed) / len(listed), 4)
-
-
-def compression_ratio(text: str) -> float:
-    """Whisper's repetition measure: UTF-8 length over zlib-compressed length."""
-    data = text.encode("utf-8")
-    return len(data) / len(zlib.compress(data)) if data else 0.0
-
-
-_NON_WORD = re.compile(r"[^\w']+")
-
-
-def loop_spans(words: Sequence[str]) -> list[tuple[int, int]]:
-    """Spans ``(first, end)`` of word indices where a 1- to 10-word phrase repeats back to back
-    at least ``LOOP_COPIES`` times (case and punctuation ignored)."""
-    norm = [_NON_WORD.sub("", w.lower()) for w in words]
-    spans: list[tuple[int, int]] = []
-    i = 0
-    while i < len(norm):
-        found = 0
-        for n in range(1, LOOP_MAX_NGRAM + 1):
-            unit = norm[i : i + n]
-            if len(unit) < n or not any(unit):
-                break
-            copies = 1
-            while norm[i + copies * n : i + (copies + 1) * n] == unit:
-                copies += 1
-            if copies >= LOOP_COPIES:
-                found = copies * n
-                break
-        if found:
-            spans.append((i, i + found))
-            i += found
-        else:
-            i += 1
-    return spans
 
 
 @dataclass

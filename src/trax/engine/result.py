@@ -10,7 +10,7 @@ import json
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 #: Punctuation that ends a sentence when a word's text ends with it.
 SENTENCE_END = (".", "?", "!", "…", "。", "\uff1f", "\uff01")
 
@@ -112,6 +112,12 @@ class Region(_Frozen):
     action: str = Field(
         description="replaced (new words kept), kept (the first pass scored better) or dropped "
         "(not speech: its words removed)."
+    )
+    decode: str | None = Field(
+        default=None,
+        description="The decode whose words the region holds, e.g. 'beam 5' in a basic "
+        "transcript made with decode greedy-beam (its other words are greedy); null in a "
+        "multipass stage (its provenance says how it decodes).",
     )
     language: str | None = Field(default=None, description="The language detected in the region.")
     score_before: float = Field(description="The first pass's score of the region (see ADR 0013).")
