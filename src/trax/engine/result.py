@@ -87,7 +87,7 @@ class Extras(_Frozen):
 class Provenance(_Frozen):
     """How a transcript version was made: enough to reproduce it."""
 
-    stage: str = Field(description="Pipeline stage: basic, multipass, diarized, enhanced.")
+    stage: str = Field(description="Pipeline stage: basic, multipass, diarized, enhanced, edited.")
     model: str = Field(description="The model name or path as requested.")
     options: dict[str, str | int | float | bool | None]
     engine: dict[str, str] = Field(description="Versions of the engine libraries.")
