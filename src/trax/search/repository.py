@@ -268,7 +268,7 @@ def window_size(session: AsyncSession) -> int:
     """How many matches are ranked together (ADR 0015). FTS5's ``bm25`` reads the whole of
     each term's index once per query whatever the limit, so SQLite ranks larger windows for
     the same price; PostgreSQL reads a row for every match it ranks."""
-    return 1000 if _is_sqlite(session) else 200
+    return 1000 if _is_sqlite(session) else 100
 
 
 #: Matches read past a window (at most the window's size) to find where its oldest transcript
