@@ -229,14 +229,15 @@ async def test_common_words_rank_the_newest_matches_first_and_paging_reaches_eve
 ) -> None:
     """A word matching more segments than the rank window: pages still walk every transcript
     once with all its hits counted, newest transcript first (ADR 0015)."""
-    everything, _ = await find(runtime, "you", library.alice)
+    everything, _ = await find(runtime, "ask OR you", library.alice)
     counts = {r.filename: r.hit_count for r in everything}
     assert counts["sample.wav"] > 1, "the window must cut sample.wav's matches"
+    assert [r.filename for r in everything] == ["jfk.flac", "sample.wav"], "best ranked first"
     pages, cursor = [], None
     while True:
         async with runtime.db.session() as s:
             found, cursor = await search.search(
-                s, search.SearchRequest("you"), PageRequest(limit=1, cursor=cursor),
+                s, search.SearchRequest("ask OR you"), PageRequest(limit=1, cursor=cursor),
                 library.alice, rank_window=1,
             )  # fmt: skip
         pages.append(found)
