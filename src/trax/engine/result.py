@@ -100,6 +100,13 @@ class Provenance(_Frozen):
         "whose rewrite was refused (their original text kept).",
     )
 
+    def by_hand(
+        self, stage: str, options: dict[str, str | int | float | bool | None]
+    ) -> Provenance:
+        """The provenance of a version a person made from this one (a manual stage: a
+        correction, a speaker renamed): the same model and engine, the person's ``options``."""
+        return Provenance(stage=stage, model=self.model, options=options, engine=self.engine)
+
 
 class Region(_Frozen):
     """A stretch of audio a stage looked at again, why, and what it did there."""

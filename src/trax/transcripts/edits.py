@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from trax import errors
 from trax.db import utcnow
-from trax.engine.result import Provenance, Segment, TranscriptDocument, Word
+from trax.engine.result import Segment, TranscriptDocument, Word
 from trax.transcripts import service
 from trax.transcripts.models import TranscriptVersion
 from trax.transcripts.stages import EDITED, StageRequest
@@ -118,12 +118,7 @@ def edited(document: TranscriptDocument, edit: Edit, by: str, at: str) -> Transc
         )
     else:
         segments[edit.segment] = _edit_segment(target, _checked_text(edit.text, MAX_SEGMENT_CHARS))
-    provenance = Provenance(
-        stage=EDITED,
-        model=document.provenance.model,
-        options={**_recipe(edit), "by": by, "at": at},
-        engine=document.provenance.engine,
-    )
+    provenance = document.provenance.by_hand(EDITED, {**_recipe(edit), "by": by, "at": at})
     return document.model_copy(update={"segments": tuple(segments), "provenance": provenance})
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trax import errors
-from trax.engine.result import Provenance, TranscriptDocument
+from trax.engine.result import TranscriptDocument
 from trax.transcripts import service
 from trax.transcripts.stages import StageRequest
 
@@ -92,12 +92,7 @@ def renamed(document: TranscriptDocument, old: str, new: str) -> TranscriptDocum
         )
         for seg in document.segments
     )
-    provenance = Provenance(
-        stage=SPEAKERS,
-        model=document.provenance.model,
-        options={"from": old, "to": new},
-        engine=document.provenance.engine,
-    )
+    provenance = document.provenance.by_hand(SPEAKERS, {"from": old, "to": new})
     return document.model_copy(update={"segments": segments, "provenance": provenance})
 
 
