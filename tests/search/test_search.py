@@ -111,6 +111,20 @@ async def find(
         return await search.search(s, request, PageRequest(limit=limit, cursor=cursor), owner)
 
 
+async def walk(rt: Runtime, q: str, owner: str, rank_window: int) -> list[SearchResult]:
+    """Every result of ``q``, one transcript per page, following the cursors to the end."""
+    walked, cursor = [], None
+    while True:
+        async with rt.db.session() as s:
+            found, cursor = await search.search(
+                s, search.SearchRequest(q), PageRequest(limit=1, cursor=cursor), owner,
+                rank_window=rank_window,
+            )  # fmt: skip
+        walked += found
+        if cursor is None:
+            return walked
+
+
 def hits_of(results: list[SearchResult]) -> list[tuple[str, str]]:
     """(file, segment text) of every hit, in order."""
     return [(r.filename, h.text) for r in results for h in r.hits]
@@ -233,20 +247,35 @@ async def test_common_words_rank_the_newest_matches_first_and_paging_reaches_eve
     counts = {r.filename: r.hit_count for r in everything}
     assert counts["sample.wav"] > 1, "the window must cut sample.wav's matches"
     assert [r.filename for r in everything] == ["jfk.flac", "sample.wav"], "best ranked first"
-    pages, cursor = [], None
-    while True:
-        async with runtime.db.session() as s:
-            found, cursor = await search.search(
-                s, search.SearchRequest("ask OR you"), PageRequest(limit=1, cursor=cursor),
-                library.alice, rank_window=1,
-            )  # fmt: skip
-        pages.append(found)
-        if cursor is None:
-            break
-    walked = [r for page in pages for r in page]
+    walked = await walk(runtime, "ask OR you", library.alice, rank_window=1)
     assert [r.filename for r in walked] == ["sample.wav", "jfk.flac"], "newest first"
     assert {r.filename: r.hit_count for r in walked} == counts
     assert {r.filename: r.hits for r in walked} == {r.filename: r.hits for r in everything}
+
+
+async def test_a_window_over_both_indexes_keeps_the_transcript_at_its_edge_whole(
+    runtime: Runtime, library: Library, documents: dict[str, TranscriptDocument]
+) -> None:
+    """The newest transcript is German (the other index) and matches more often than a window
+    holds: windows merged from both indexes still count and show all its hits."""
+    old = documents["sample.wav"]
+    german = old.model_copy(
+        update={
+            "language": "de",
+            "segments": tuple(seg.model_copy(update={"language": None}) for seg in old.segments),
+            "provenance": old.provenance.model_copy(update={"stage": "multipass"}),
+        }
+    )
+    async with runtime.db.session() as s:
+        await transcripts.save_stage(
+            s, library.transcripts["sample.wav"], 1, StageRequest("multipass", {}), german
+        )
+    everything, _ = await find(runtime, "you", library.alice)
+    counts = {r.filename: r.hit_count for r in everything}
+    assert counts["sample.wav"] > 2, "more matches than a window of 1 and its slack"
+    walked = await walk(runtime, "you", library.alice, rank_window=1)
+    assert {r.filename: r.hit_count for r in walked} == counts
+    assert [r.filename for r in walked] == ["sample.wav", "jfk.flac"]
 
 
 async def test_only_the_owners_transcripts_are_searched(runtime: Runtime, library: Library) -> None:

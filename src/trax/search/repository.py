@@ -235,32 +235,28 @@ async def _newest_matches(
     whatever the planner estimates (it cannot estimate phrases, and would fetch and sort every
     match). Where matches are sparse the rest goes to the planner's own plan (the GIN index)."""
 
-    def newest(low: int | None, high: int | None, n: int) -> list[sa.Select[Any]]:
-        return _newest(session, query, conds, high, n, low, scored)
+    async def newest(low: int | None, high: int | None, n: int) -> list[Match]:
+        """The newest ``n`` matches in ``[low, high)``, merged from every statement."""
+        found: list[Match] = []
+        for stmt in _newest(session, query, conds, high, n, low, scored):
+            rows = await session.execute(stmt)
+            found += [Match(r.id, r.transcript_id, float(r.score)) for r in rows]
+        found.sort(key=lambda m: m.id, reverse=True)
+        return found[:n]  # past the n-th, one FTS table's older rows would hide the other's
 
     if _is_sqlite(session) or at_least is not None:
-        return await _run(session, newest(at_least, below, limit))
+        return await newest(at_least, below, limit)
     found: list[Match] = []
     read, high = 0, below
     while len(found) < limit:
-        chunk = sa.select(H.id).order_by(H.id.desc()).offset(_CHUNK_ROWS - 1).limit(1)
-        floor = await session.scalar(chunk if high is None else chunk.where(H.id < high))
-        if floor is None:  # the rest is one chunk or less
-            found += await _run(session, newest(None, high, limit - len(found)))
+        floor = None  # read all the rest: the planner's plan (the GIN index) when sparse
+        if read == 0 or len(found) >= _DENSE * read:
+            chunk = sa.select(H.id).order_by(H.id.desc()).offset(_CHUNK_ROWS - 1).limit(1)
+            floor = await session.scalar(chunk if high is None else chunk.where(H.id < high))
+        found += await newest(floor, high, limit - len(found))
+        if floor is None:
             break
-        found += await _run(session, newest(floor, high, limit - len(found)))
         read, high = read + _CHUNK_ROWS, floor
-        if len(found) < limit and len(found) < _DENSE * read:
-            found += await _run(session, newest(None, high, limit - len(found)))
-            break
-    return found
-
-
-async def _run(session: AsyncSession, stmts: list[sa.Select[Any]]) -> list[Match]:
-    found: list[Match] = []
-    for stmt in stmts:
-        found += [Match(r.id, r.transcript_id, float(r.score)) for r in await session.execute(stmt)]
-    found.sort(key=lambda m: m.id, reverse=True)
     return found
 
 
