@@ -20,14 +20,18 @@ cost of a small authenticated request, measured in ADR 0019).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
+from fastapi.responses import FileResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.background import BackgroundTask
 
 from trax import pagination
 from trax.queue import Queue
 from trax.runtime import Runtime
+from trax.storage import Storage
 from trax.unit_of_work import UnitOfWork, unit_of_work
 from trax.users.auth import Caller, Callers
 
@@ -53,6 +57,20 @@ async def request_unit_of_work(rt: Rt, q: Q) -> AsyncIterator[UnitOfWork]:
 
 #: The request's unit of work (committed when the route function returns).
 UoW = Annotated[UnitOfWork, Depends(request_unit_of_work, scope="function")]
+
+
+async def stored_file(
+    storage: Storage, key: str, media_type: str, filename: str | None = None
+) -> FileResponse:
+    """A stored object as the response (byte ranges are served, for players): a local file, or
+    a local copy of a remote object that is removed once the response is sent."""
+    from trax.transcripts.tasks import local_copy
+
+    files = AsyncExitStack()
+    path = await files.enter_async_context(local_copy(storage, key))
+    return FileResponse(path, media_type=media_type, filename=filename,
+                        background=BackgroundTask(files.aclose))  # fmt: skip
+
 
 _bearer = HTTPBearer(auto_error=False, description="An access token or an API key (trx_…).")
 

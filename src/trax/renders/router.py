@@ -3,17 +3,13 @@ the stored renders, and download one (MP4)."""
 
 from __future__ import annotations
 
-from contextlib import AsyncExitStack
-
 from fastapi import APIRouter, status
 from fastapi.responses import FileResponse
-from starlette.background import BackgroundTask
 
-from trax.deps import CurrentUser, Rt, UoW
+from trax.deps import CurrentUser, Rt, UoW, stored_file
 from trax.jobs.schemas import JobView
 from trax.renders import service as renders
 from trax.renders.schemas import RenderCreate, RenderView
-from trax.transcripts.tasks import local_copy
 
 router = APIRouter(prefix="/api/v1/transcripts/{transcript_id}/renders", tags=["renders"])
 
@@ -54,12 +50,5 @@ async def download_render(
 ) -> FileResponse:
     """The render's MP4 (its owner only; byte ranges are served for players)."""
     render = await renders.get_render(uow.session, transcript_id, render_id, user.id)
-    stack = AsyncExitStack()
-    path = await stack.enter_async_context(local_copy(rt.storage, render.storage_key))
     name = f"{transcript_id[:8]}-v{render.version}-{render.style}.mp4"
-    return FileResponse(
-        path,
-        media_type="video/mp4",
-        filename=name,
-        background=BackgroundTask(stack.aclose),
-    )
+    return await stored_file(rt.storage, render.storage_key, "video/mp4", name)

@@ -5,17 +5,15 @@ updates, calling the same services as the API. State-changing routes are in
 from __future__ import annotations
 
 import mimetypes
-from contextlib import AsyncExitStack
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Form, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.background import BackgroundTask
 
 from trax import errors
 from trax.captions.formats import CaptionStyle, ExportFormat, render, suffix
-from trax.deps import Rt, UoW
+from trax.deps import Rt, UoW, stored_file
 from trax.jobs import service as jobs
 from trax.jobs.models import JobStatus
 from trax.jobs.schemas import JobView
@@ -28,7 +26,6 @@ from trax.transcripts import service as transcripts
 from trax.transcripts import speakers
 from trax.transcripts.router import MEDIA_TYPES
 from trax.transcripts.stages import AVAILABLE, ENHANCED, STAGES
-from trax.transcripts.tasks import local_copy
 from trax.users import service as users
 from trax.users.auth import LoginLimiter, client_address, issue_token
 from trax.web import actions
@@ -220,10 +217,8 @@ def _ascii(name: str) -> str:
 async def media_file(media_id: str, web: Session, rt: Rt, uow: UoW) -> FileResponse:
     """The stored media for the player (its owner only; byte ranges are served)."""
     media = await media_service.get_media(uow.session, media_id, web.user.id)
-    stack = AsyncExitStack()
-    path = await stack.enter_async_context(local_copy(rt.storage, media.storage_key))
     kind = mimetypes.guess_type(media.filename)[0] or "application/octet-stream"
-    return FileResponse(path, media_type=kind, background=BackgroundTask(stack.aclose))
+    return await stored_file(rt.storage, media.storage_key, kind)
 
 
 @router.get("/transcripts/{transcript_id}/renders/{render_id}/download")
@@ -231,10 +226,7 @@ async def render_file(
     transcript_id: str, render_id: str, web: Session, rt: Rt, uow: UoW
 ) -> FileResponse:
     made = await renders.get_render(uow.session, transcript_id, render_id, web.user.id)
-    stack = AsyncExitStack()
-    path = await stack.enter_async_context(local_copy(rt.storage, made.storage_key))
-    return FileResponse(path, media_type="video/mp4", filename=f"{made.id[:8]}.mp4",
-                        background=BackgroundTask(stack.aclose))  # fmt: skip
+    return await stored_file(rt.storage, made.storage_key, "video/mp4", f"{made.id[:8]}.mp4")
 
 
 @router.get("/jobs/{job_id}")
