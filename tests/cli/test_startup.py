@@ -69,3 +69,36 @@ def test_trax_list_loads_only_what_it_uses(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "no transcripts yet" in out.stdout
     assert out.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_the_console_script_lists_and_a_long_command_gets_the_collector_back(
+    tmp_path: Path,
+) -> None:
+    """The ``trax`` script pauses the cyclic garbage collector while it starts (ADR 0022): a
+    command that outlives the pause, and a process it forks, must run with it on again."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRAX_")}
+    env["TRAX_DATA_DIR"] = str(tmp_path / "data")
+    script = Path(sys.executable).with_name("trax")
+    listed = subprocess.run([script, "list"], env=env, capture_output=True, text=True, check=True)
+    assert "no transcripts yet" in listed.stdout
+    code = (
+        "import gc, os, sys, time\n"
+        "import click\n"
+        "import trax.cli\n"
+        "@trax.cli.main.command('probe')\n"
+        "def probe() -> None:\n"
+        "    child = os.fork()\n"
+        "    if child == 0:\n"
+        "        os._exit(0 if gc.isenabled() else 3)\n"
+        "    forked_ok = os.waitpid(child, 0)[1] == 0\n"
+        "    deadline = time.monotonic() + 30\n"
+        "    while not gc.isenabled() and time.monotonic() < deadline:\n"
+        "        time.sleep(0.01)\n"
+        "    click.echo(f'forked child {forked_ok}, later {gc.isenabled()}')\n"
+        "sys.argv = ['trax', 'probe']\n"
+        "trax.cli.entry()\n"
+    )
+    cmd = [sys.executable, "-c", code]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "forked child True, later True"

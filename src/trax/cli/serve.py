@@ -7,7 +7,7 @@ import socket
 import click
 
 #: The application factory uvicorn imports in each worker process (``--workers`` > 1).
-APP_FACTORY = "trax.api:create_app"
+APP_FACTORY = "trax.api:create_served_app"
 #: uvicorn's exit code when the server could not start.
 STARTUP_FAILURE = 3
 
