@@ -148,7 +148,11 @@ class _Request:
     done: queue.SimpleQueue[int | None] = dataclasses.field(default_factory=queue.SimpleQueue)
 
     def __post_init__(self) -> None:
-        self.future.add_done_callback(lambda _: self.done.put(None))
+        # The callback holds the queue, not the request: a request -> future -> callback ->
+        # request cycle kept every finished window's chunks and segments alive until the
+        # garbage collector's rare full pass (+20 to +40 MB per window on long files; ADR 0020).
+        done = self.done
+        self.future.add_done_callback(lambda _: done.put(None))
 
 
 @dataclass(frozen=True)
