@@ -133,25 +133,35 @@ def decode_windows(
     """Decode ``media`` to 16 kHz mono float32, yielding windows of about ``window_seconds``.
 
     Each window but the last is cut at the quietest point of its final stretch, so that words are
-    rarely split between windows. Memory stays around two windows whatever the file's length.
+    rarely split between windows. Memory stays around two windows whatever the file's length:
+    samples go straight into a window-sized buffer, not into a list of the decoder's small
+    frames joined at the end (that took twice the window and left the heap fragmented).
     """
     window = int(window_seconds * SAMPLE_RATE)
-    pending: list[AudioArray] = []
-    pending_len = 0
+    buffer = np.empty(window, dtype=np.float32)
+    filled = 0
     offset = 0
     for chunk in _decode_chunks(media, max_duration):
-        pending.append(chunk)
-        pending_len += len(chunk)
-        if pending_len < window:
-            continue
-        audio = np.concatenate(pending)
-        cut = _quiet_cut(audio, window)
-        yield AudioWindow(offset=offset / SAMPLE_RATE, samples=audio[:cut])
-        offset += cut
-        rest = audio[cut:]
-        pending, pending_len = [rest], len(rest)
-    if pending_len:
-        yield AudioWindow(offset=offset / SAMPLE_RATE, samples=np.concatenate(pending))
+        used = 0
+        while used < len(chunk):
+            taken = min(len(chunk) - used, window - filled)
+            buffer[filled : filled + taken] = chunk[used : used + taken]
+            filled += taken
+            used += taken
+            if filled < window:
+                continue
+            cut = _quiet_cut(buffer, window)
+            # The window is a view of the buffer (no copy); the next one starts in a new buffer
+            # with what followed the cut.
+            yield AudioWindow(offset=offset / SAMPLE_RATE, samples=buffer[:cut])
+            offset += cut
+            rest = buffer[cut:]
+            buffer = np.empty(window, dtype=np.float32)
+            buffer[: len(rest)] = rest
+            filled = len(rest)
+            del rest
+    if filled:
+        yield AudioWindow(offset=offset / SAMPLE_RATE, samples=buffer[:filled])
 
 
 def decode_ranges(

@@ -54,6 +54,11 @@ ORIGIN_SECONDS = 2048
 #: chunks that is 0.6 GB more peak memory than at 2 (ADR 0020), for no speed (the encoder costs
 #: the same per chunk at any batch size on a CPU). Decoding still runs on the whole batch.
 ENCODE_BATCH = 2
+#: Chunks CTranslate2's ``generate`` decodes at once. Its buffers grow with the chunks decoded
+#: together (≈ +240 MB as soon as 8 chunks start with beam 5, more as their outputs grow): that
+#: was the process's peak on long files, ≈ 200 MB above 4 chunks (ADR 0020, memory revision).
+#: The pipeline's batch (features, encoder output, alignment) stays ``batch_size``.
+GENERATE_BATCH = 4
 _PAUSE = 3  # "previous speech" this long before a call's first chunk is a pause (> 2.8 s)
 
 #: Per chunk, its faster-whisper segments (times relative to the chunk's start).
@@ -143,7 +148,11 @@ class _Request:
     done: queue.SimpleQueue[int | None] = dataclasses.field(default_factory=queue.SimpleQueue)
 
     def __post_init__(self) -> None:
-        self.future.add_done_callback(lambda _: self.done.put(None))
+        # The callback holds the queue, not the request: a request -> future -> callback ->
+        # request cycle kept every finished window's chunks and segments alive until the
+        # garbage collector's rare full pass (+20 to +40 MB per window on long files; ADR 0020).
+        done = self.done
+        self.future.add_done_callback(lambda _: done.put(None))
 
 
 @dataclass(frozen=True)
@@ -438,20 +447,28 @@ class _SubBatchedEncoder:
     def __init__(self, model: Any, size: int) -> None:
         self._model = model
         self._size = size
+        #: What the pipeline calls ``generate`` and ``detect_language`` on (CTranslate2's model).
+        self.model = _SubBatchedGenerator(model.model, GENERATE_BATCH)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._model, name)
 
     def encode(self, features: np.ndarray[Any, Any]) -> Any:
+        """The encoder's output, :data:`ENCODE_BATCH` chunks at a time; its attention buffers are
+        returned to the system before decoding allocates its own."""
         if features.ndim == 2 or len(features) <= self._size:
-            return self._model.encode(features)
-        import ctranslate2
+            encoded = self._model.encode(features)
+        else:
+            import ctranslate2
 
-        parts = [
-            np.asarray(self._model.encode(features[i : i + self._size]))
-            for i in range(0, len(features), self._size)
-        ]
-        return ctranslate2.StorageView.from_array(np.concatenate(parts))
+            parts = [
+                np.asarray(self._model.encode(features[i : i + self._size]))
+                for i in range(0, len(features), self._size)
+            ]
+            encoded = ctranslate2.StorageView.from_array(np.concatenate(parts))
+            del parts
+        release_free_memory()
+        return encoded
 
     def add_word_timestamps(
         self,
@@ -484,6 +501,36 @@ class _SubBatchedEncoder:
             )
             last_speech = last_speech if ended is None else ended
         return last_speech
+
+
+class _SubBatchedGenerator:
+    """CTranslate2's Whisper model as the batched pipeline sees it, but generating at most
+    ``size`` chunks at a time (:data:`GENERATE_BATCH`); everything else is the model's own.
+
+    Every chunk of a call has the same prompt and encoder length (no padding), so splitting the
+    batch changes the memory, not the tokens (same words and times on the benchmark files).
+    """
+
+    def __init__(self, whisper: Any, size: int) -> None:
+        self._whisper = whisper
+        self._size = size
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._whisper, name)
+
+    def generate(self, encoded: Any, prompts: list[list[int]], **options: Any) -> list[Any]:
+        size = self._size
+        if len(prompts) <= size:
+            return list(self._whisper.generate(encoded, prompts, **options))
+        import ctranslate2
+
+        array = np.asarray(encoded)
+        results: list[Any] = []
+        for i in range(0, len(prompts), size):
+            part = ctranslate2.StorageView.from_array(np.ascontiguousarray(array[i : i + size]))
+            results += self._whisper.generate(part, prompts[i : i + size], **options)
+            release_free_memory()
+        return results
 
 
 def _wait(request: _Request, ends: list[float], on_progress: SecondsFn | None) -> ChunkSegments:
