@@ -5,6 +5,7 @@ one transcript version, one webhook event per outcome."""
 from __future__ import annotations
 
 import json
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -82,3 +83,48 @@ def test_server_workers_run_each_job_once(tmp_path: Path, model_cache: Path, med
         ids = [event_id for event_id, _ in events]
         assert len(ids) == len(set(ids)), "an event was delivered twice"
     assert "Started parent process" in log.read_text()
+
+
+def _hammer(conn: socket.socket, requests: int) -> None:
+    """``requests`` keep-alive ``GET /health`` on one open connection."""
+    reader = conn.makefile("rb")
+    for _ in range(requests):
+        conn.sendall(b"GET /health HTTP/1.1\r\nHost: trax\r\n\r\n")
+        assert reader.readline().startswith(b"HTTP/1.1 200"), "not answered"
+        length = 0
+        while (line := reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        reader.read(length)
+    conn.close()
+
+
+def test_connections_opened_at_once_are_served_by_both_workers(
+    tmp_path: Path, model_cache: Path
+) -> None:
+    """16 keep-alive connections opened together (as a proxy or wrk opens them) keep both
+    processes busy: with one shared socket, one worker's event loop often accepted them all."""
+    env = serve_env(tmp_path / "data", model_cache)
+    with trax_serve(env, tmp_path / "serve.log", args=("--workers", "2")) as served:
+        parent = psutil.Process(served.process.pid)
+        deadline = time.monotonic() + 60
+        while True:  # both workers listening on the port
+            workers = parent.children()
+            listening = [
+                w
+                for w in workers
+                if any(c.status == psutil.CONN_LISTEN for c in w.net_connections("tcp"))
+            ]
+            if len(listening) == 2:
+                break
+            assert time.monotonic() < deadline, "two workers did not start listening"
+            time.sleep(0.1)
+        for _ in range(3):
+            before = [sum(w.cpu_times()[:2]) for w in listening]
+            # All 16 connected before any request: they wait together to be accepted.
+            conns = [socket.create_connection(("127.0.0.1", served.port)) for _ in range(16)]
+            with ThreadPoolExecutor(16) as pool:
+                list(pool.map(lambda c: _hammer(c, 150), conns))
+            used = [sum(w.cpu_times()[:2]) - b for w, b in zip(listening, before, strict=True)]
+            assert min(used) > 0.2 * sum(used), f"CPU seconds per worker: {used}"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import socket
+from typing import Any
 
 import click
 
@@ -28,7 +30,6 @@ def serve(host: str, port: int, workers: int) -> None:
     the jobs; with TRAX_BROKER_URL, `trax worker` processes do. Behind a reverse proxy, set
     TRAX_TRUSTED_PROXIES to its address so that clients are told apart."""
     import uvicorn
-    from uvicorn.supervisors import Multiprocess
 
     from trax.config import get_settings
     from trax.users.auth import signing_key
@@ -53,16 +54,56 @@ def serve(host: str, port: int, workers: int) -> None:
         if not server.started:  # as uvicorn.run: the port was taken, or start-up failed
             raise SystemExit(STARTUP_FAILURE)
         return
-    # Several processes share one listening socket bound here; each worker is spawned, imports
-    # Trax and builds the app from the factory (its own database pool, storage and job pool).
-    Multiprocess(config, sockets=[_tcp(config.bind_socket())]).run()
+    # Each worker is spawned, imports Trax and builds the app from the factory (its own
+    # database pool, storage and job pool), and listens on a socket of its own.
+    try:
+        _listening_socket(config).close()  # the port is free (or ours to share): fail early
+    except OSError as exc:
+        click.echo(f"error: cannot listen on {host}:{port}: {exc.strerror}", err=True)
+        raise SystemExit(STARTUP_FAILURE) from None
+    _run_workers(config)
 
 
-def _tcp(sock: socket.socket) -> socket.socket:
-    """The listening socket with its protocol number set. uvicorn creates it with protocol 0,
-    and asyncio turns Nagle's algorithm off (TCP_NODELAY) only on connections accepted from a
-    socket whose protocol is IPPROTO_TCP: every keep-alive response then waited for the
-    client's delayed ACK, 40 ms, and two workers served 360 requests/s where one served 5000."""
-    if sock.family not in (socket.AF_INET, socket.AF_INET6):
-        return sock
-    return socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
+def _listening_socket(config: Any) -> socket.socket:
+    """A TCP socket bound to the configured address with ``SO_REUSEPORT``: each worker listens on
+    its own, and the kernel spreads new connections over them.
+
+    uvicorn's supervisor hands one shared socket to every worker instead; a worker's event loop
+    then accepts every connection waiting when it wakes, and a client that opens its keep-alive
+    connections at once (a proxy, wrk's 16) often had all of them served by one process while
+    the other idled (ADR 0022). The socket is created with protocol ``IPPROTO_TCP``: with
+    protocol 0 asyncio leaves Nagle's algorithm on, and every keep-alive response waited for the
+    client's delayed ACK, 40 ms (ADR 0019)."""
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((config.host, config.port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def _run_workers(config: Any) -> None:
+    """uvicorn's supervisor (signals, health checks, restarts), except that every worker it
+    starts gets a socket of its own (:func:`_listening_socket`) instead of the shared one."""
+    from uvicorn.supervisors import Multiprocess
+
+    class SocketPerWorker(Multiprocess):
+        @property
+        def sockets(self) -> list[socket.socket]:  # read once per worker started
+            return [_listening_socket(self.config)]
+
+        @sockets.setter
+        def sockets(self, _shared: list[socket.socket]) -> None:
+            pass
+
+    scheme_host = f"[{config.host}]" if ":" in config.host else config.host
+    logging.getLogger("uvicorn.error").info(
+        "Trax serving on http://%s:%d with %d processes (Press CTRL+C to quit)",
+        scheme_host, config.port, config.workers,
+    )  # fmt: skip
+    SocketPerWorker(config, sockets=[]).run()
