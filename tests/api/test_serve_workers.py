@@ -4,8 +4,8 @@ one transcript version, one webhook event per outcome."""
 
 from __future__ import annotations
 
+import http.client
 import json
-import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -85,18 +85,13 @@ def test_server_workers_run_each_job_once(tmp_path: Path, model_cache: Path, med
     assert "Started parent process" in log.read_text()
 
 
-def _hammer(conn: socket.socket, requests: int) -> None:
+def _hammer(conn: http.client.HTTPConnection, requests: int) -> None:
     """``requests`` keep-alive ``GET /health`` on one open connection."""
-    reader = conn.makefile("rb")
     for _ in range(requests):
-        conn.sendall(b"GET /health HTTP/1.1\r\nHost: trax\r\n\r\n")
-        assert reader.readline().startswith(b"HTTP/1.1 200"), "not answered"
-        length = 0
-        while (line := reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        reader.read(length)
+        conn.request("GET", "/health")
+        answer = conn.getresponse()
+        answer.read()
+        assert answer.status == 200
     conn.close()
 
 
@@ -123,7 +118,9 @@ def test_connections_opened_at_once_are_served_by_both_workers(
         for _ in range(3):
             before = [sum(w.cpu_times()[:2]) for w in listening]
             # All 16 connected before any request: they wait together to be accepted.
-            conns = [socket.create_connection(("127.0.0.1", served.port)) for _ in range(16)]
+            conns = [http.client.HTTPConnection("127.0.0.1", served.port) for _ in range(16)]
+            for conn in conns:
+                conn.connect()
             with ThreadPoolExecutor(16) as pool:
                 list(pool.map(lambda c: _hammer(c, 150), conns))
             used = [sum(w.cpu_times()[:2]) - b for w, b in zip(listening, before, strict=True)]

@@ -49,11 +49,16 @@ def test_library_commands_do_not_import_the_web_or_cloud_stack() -> None:
     assert out.stdout.strip() == "[]"
 
 
+def _fresh_env(data_dir: Path) -> dict[str, str]:
+    """This process's environment without any ``TRAX_`` setting, on an empty data directory."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRAX_")}
+    return {**env, "TRAX_DATA_DIR": str(data_dir)}
+
+
 def test_trax_list_loads_only_what_it_uses(tmp_path: Path) -> None:
     """``trax list`` on a current database: no web stack, no migrations, no ML stack, no S3
     client and no stemmer (ADR 0019: each of these cost start-up time for nothing)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRAX_")}
-    env["TRAX_DATA_DIR"] = str(tmp_path / "data")
+    env = _fresh_env(tmp_path / "data")
     trax = [sys.executable, "-c", "from trax.cli import main; main()"]
     subprocess.run([*trax, "list"], env=env, capture_output=True, check=True)  # migrates
     code = (
@@ -76,8 +81,7 @@ def test_the_console_script_lists_and_a_long_command_gets_the_collector_back(
 ) -> None:
     """The ``trax`` script pauses the cyclic garbage collector while it starts (ADR 0022): a
     command that outlives the pause, and a process it forks, must run with it on again."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRAX_")}
-    env["TRAX_DATA_DIR"] = str(tmp_path / "data")
+    env = _fresh_env(tmp_path / "data")
     script = Path(sys.executable).with_name("trax")
     listed = subprocess.run([script, "list"], env=env, capture_output=True, text=True, check=True)
     assert "no transcripts yet" in listed.stdout

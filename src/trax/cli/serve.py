@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import socket
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
-#: The application factory uvicorn imports in each worker process (``--workers`` > 1).
+if TYPE_CHECKING:
+    from uvicorn import Config
+
+#: The application factory uvicorn builds the app with in each server process.
 APP_FACTORY = "trax.api:create_served_app"
 #: uvicorn's exit code when the server could not start.
 STARTUP_FAILURE = 3
@@ -64,7 +67,7 @@ def serve(host: str, port: int, workers: int) -> None:
     _run_workers(config)
 
 
-def _listening_socket(config: Any) -> socket.socket:
+def _listening_socket(config: Config) -> socket.socket:
     """A TCP socket bound to the configured address with ``SO_REUSEPORT``: each worker listens on
     its own, and the kernel spreads new connections over them.
 
@@ -87,7 +90,7 @@ def _listening_socket(config: Any) -> socket.socket:
     return sock
 
 
-def _run_workers(config: Any) -> None:
+def _run_workers(config: Config) -> None:
     """uvicorn's supervisor (signals, health checks, restarts), except that every worker it
     starts gets a socket of its own (:func:`_listening_socket`) instead of the shared one."""
     from uvicorn.supervisors import Multiprocess
